@@ -1,0 +1,17 @@
+"""Entry point of the `rumbo` command: one click group, each subject in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from rumbo import __version__
+from rumbo.cli.analyze import analyze
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rumbo")
+def main() -> None:
+    """rumbo: customer journey orchestration."""
+
+
+main.add_command(analyze)
