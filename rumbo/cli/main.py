@@ -6,6 +6,7 @@ import click
 
 from rumbo import __version__
 from rumbo.cli.analyze import analyze
+from rumbo.cli.journey import journey
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,4 +15,5 @@ def main() -> None:
     """rumbo: customer journey orchestration."""
 
 
+main.add_command(journey)
 main.add_command(analyze)

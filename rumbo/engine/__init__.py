@@ -1,0 +1,1 @@
+"""The pure, deterministic journey engine and the send gate above all journeys."""

@@ -1,0 +1,87 @@
+"""What can happen to a customer: the engine's inputs. Each has a stable `id` (for idempotency keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Segment call types become event names so that journeys can listen to them like any track event.
+TYPE_EVENT_NAMES: dict[str, str] = {
+    "page": "page_viewed",
+    "screen": "screen_viewed",
+    "identify": "identified",
+    "group": "group",
+    "alias": "alias",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventInput:
+    """A Segment-shaped event that has been resolved to this customer."""
+
+    id: str  # messageId
+    name: str
+    at: float  # event time, epoch seconds
+    event: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_segment(cls, message: Mapping[str, Any], at: float) -> EventInput:
+        """From a Segment message (`type`, `event`, `properties`, `traits`, `context`, `messageId`)."""
+        kind = message.get("type", "track")
+        name = message.get("event") if kind == "track" else TYPE_EVENT_NAMES.get(kind, kind)
+        if not isinstance(name, str) or not name:
+            raise ValueError("a track event needs a non-empty `event` name")
+        return cls(str(message.get("messageId", "")), name, at, message)
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """A timer the engine scheduled fell due."""
+
+    run: str
+    token: int
+
+    @property
+    def id(self) -> str:
+        return f"timer:{self.run}:{self.token}"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentChange:
+    """The customer entered or left a segment."""
+
+    segment: str
+    entered: bool
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiStart:
+    """Start a journey for this customer by API call (or from another journey's emit)."""
+
+    journey: str
+    id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTick:
+    """A scheduled entry of a journey fired; the runtime delivers it to each customer of the audience."""
+
+    journey: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Migrate:
+    """Move this customer's runs of `journey` to the published version `to_version`."""
+
+    journey: str
+    to_version: int
+    id: str
+    mode: Literal["migrate", "stop"] = "migrate"
+    mapping: Mapping[str, str] = field(default_factory=dict)  # old node -> new node; default same id
+
+
+Input = EventInput | TimerFired | SegmentChange | ApiStart | ScheduleTick | Migrate
