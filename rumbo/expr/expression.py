@@ -7,7 +7,8 @@ expression is immutable and safe to share between threads: it holds only closure
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 from rumbo.errors import ExpressionError
 from rumbo.expr.check import Checker, predicate_error
@@ -22,7 +23,9 @@ _DEFAULT_SCOPE = Scope()
 class Expression:
     """A compiled expression: its source, its inferred type, the aggregates it needs, and `evaluate`."""
 
-    __slots__ = ("_fn", "needs", "source", "type")
+    source: str
+    type: Type
+    needs: frozenset[AggregateNeed]
 
     def __init__(self, source: str, type: Type, needs: frozenset[AggregateNeed], fn: Fn) -> None:
         self.source = source
@@ -38,18 +41,29 @@ class Expression:
         return f"{type(self).__name__}({self.source!r}, type={self.type.name})"
 
 
-class Predicate(Expression):
-    """A compiled condition; calling it answers true or false (any non-true result counts as false)."""
+class Predicate(Expression, functools.partial[bool]):
+    """A compiled condition; calling it answers True or False (any non-true result counts as False).
 
-    __slots__ = ("test",)
+    Calling is the engine's hot path, so it is inherited from functools.partial, whose C-level call goes
+    straight to `test` (a closure that returns exactly True or False). A Python-level __call__ would add
+    a frame and a bound-method lookup to every evaluation, which costs about as much as a comparison.
+    """
+
+    test: Fn
+
+    def __new__(cls, source: str, type: Type, needs: frozenset[AggregateNeed], fn: Fn, test: Fn) -> Predicate:
+        return super().__new__(cls, test)
 
     def __init__(self, source: str, type: Type, needs: frozenset[AggregateNeed], fn: Fn, test: Fn) -> None:
         super().__init__(source, type, needs, fn)
-        # `test` returns exactly True or False; hot loops may hold on to it and skip one call.
         self.test = test
 
-    def __call__(self, ctx: EvalContext) -> bool:
-        return self.test(ctx) is True
+    if TYPE_CHECKING:  # the call itself is partial's; this states its signature for readers and mypy
+
+        def __call__(self, ctx: EvalContext) -> bool: ...
+
+    def __repr__(self) -> str:
+        return Expression.__repr__(self)
 
 
 def _analyse(source: str, scope: Scope, predicate: bool) -> tuple[Checker, list[ExpressionError], Any]:

@@ -152,6 +152,14 @@ def parse(source: str) -> tuple[n.Node, list[ExpressionError]]:
 
 
 def _syntax_error(exc: SyntaxError, source: str, stripped: str, shift: int) -> ExpressionError:
+    if not exc.offset:
+        # Python reports input that stops mid-expression ("a ==", "x and") at offset 0.
+        return ExpressionError(
+            "syntax error: the expression ends too early",
+            source,
+            len(source.rstrip()),
+            "complete it: an operand or closing bracket is missing at the end",
+        )
     lines = stripped.split("\n")
     lineno = min(max(exc.lineno or 1, 1), len(lines))
     col = max((exc.offset or 1) - 1, 0)
@@ -347,6 +355,7 @@ class _Walker:
     def call(self, node: ast.Call, col: int) -> n.Node:
         func = node.func
         if not isinstance(func, ast.Name):
+            self.walk(func.value if isinstance(func, ast.Attribute) else func)  # report its own problems too
             if isinstance(func, ast.Attribute):
                 return self.reject(
                     self.pos.end_of(func) - len(func.attr),
