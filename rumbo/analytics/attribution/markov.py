@@ -33,6 +33,8 @@ from rumbo.errors import AnalyticsError
 MAX_ORDER: Final = 3
 # Below this many states a dense solve is faster than building a sparse factorisation.
 _DENSE_LIMIT: Final = 400
+# Up to this many cells, counting into a dense table beats sorting (4M cells is 32 MB of float64).
+_TABLE_LIMIT: Final = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class MarkovChain:
 def _state_codes(paths: PathSet, order: int) -> IntArray:
     """An integer per touchpoint naming its state: its last `order` key codes in base (keys + 1)."""
     base = len(paths.keys) + 1
+    if order == 1:
+        return paths.codes + 1
     pos = paths.position
     state = np.zeros(paths.codes.size, dtype=np.int64)
     for m in range(order):
@@ -79,6 +83,32 @@ def _state_codes(paths: PathSet, order: int) -> IntArray:
     return state
 
 
+def _compact(raw: IntArray, live: npt.NDArray[np.bool_], bound: int) -> tuple[IntArray, IntArray]:
+    """The distinct raw state codes among live touches, and each touch's state index (1-based; 0 = start).
+
+    When the codes are bounded by a small number, a presence table replaces the sort np.unique would do.
+    """
+    state = np.full(raw.size, -1, dtype=np.int64)
+    if bound <= _TABLE_LIMIT:
+        present = np.bincount(raw[live], minlength=bound) > 0
+        lookup = np.cumsum(present)  # 1-based index of each present code
+        state[live] = lookup[raw[live]]
+        return np.flatnonzero(present).astype(np.int64), state
+    distinct, compact = np.unique(raw[live], return_inverse=True)
+    state[live] = compact.reshape(-1) + 1
+    return distinct.astype(np.int64), state
+
+
+def _count_transitions(
+    from_states: IntArray, to_states: IntArray, weights: FloatArray, rows: int, columns: int
+) -> sp.csr_matrix:
+    """Weighted transition counts as a sparse matrix; one bincount when the dense matrix would be small."""
+    if rows * columns <= _TABLE_LIMIT:
+        flat = np.bincount(from_states * columns + to_states, weights, minlength=rows * columns)
+        return sp.csr_matrix(flat.reshape(rows, columns))
+    return sp.csr_matrix((weights, (from_states, to_states)), shape=(rows, columns))
+
+
 def fit_chain(paths: PathSet, order: int = 1) -> MarkovChain:
     """Count the transitions of `paths` into a chain of the given order."""
     if not 1 <= order <= MAX_ORDER:
@@ -86,35 +116,32 @@ def fit_chain(paths: PathSet, order: int = 1) -> MarkovChain:
     if (len(paths.keys) + 1) ** order >= 2**62:
         raise AnalyticsError(f"{len(paths.keys)} keys are too many for a chain of order {order}")
     weight = paths.conversions + paths.nulls
-    live = (weight > 0) & (paths.lengths > 0)
     lengths = paths.lengths
+    live = (weight > 0) & (lengths > 0)
     touch_live = np.repeat(live, lengths)
     raw_state = _state_codes(paths, order)
-    distinct, compact = np.unique(raw_state[touch_live], return_inverse=True)
-    state = np.full(paths.codes.size, -1, dtype=np.int64)
-    state[touch_live] = compact.reshape(-1) + 1  # 0 is the start state
+    distinct, state = _compact(raw_state, touch_live, (len(paths.keys) + 1) ** order)
     n = distinct.size + 1
     conv_state, null_state = n, n + 1
 
-    owner = paths.path_of_touch
     starts = paths.offsets[:-1][live]
     ends = paths.offsets[1:][live] - 1
     # Transitions within paths: every touch except a path's last goes to the next touch.
     is_end = np.zeros(paths.codes.size, dtype=bool)
     is_end[ends] = True
     inner = np.flatnonzero(touch_live & ~is_end)
+    touch_weight = np.repeat(weight, lengths)
     from_states = np.concatenate(
         [np.zeros(starts.size, dtype=np.int64), state[inner], state[ends], state[ends]]
     )
     to_states = np.concatenate(
         [state[starts], state[inner + 1], np.full(ends.size, conv_state), np.full(ends.size, null_state)]
     )
-    weights = np.concatenate([weight[live], weight[owner[inner]], paths.conversions[live], paths.nulls[live]])
-    counts = sp.csr_matrix((weights, (from_states, to_states)), shape=(n, n + 2))
+    weights = np.concatenate([weight[live], touch_weight[inner], paths.conversions[live], paths.nulls[live]])
+    counts = _count_transitions(from_states, to_states, weights, n, n + 2)
     totals = np.asarray(counts.sum(axis=1)).reshape(-1)
     inverse_totals = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
-    probabilities = sp.diags(inverse_totals) @ counts
-    probabilities = sp.csr_matrix(probabilities)
+    probabilities = sp.csr_matrix(sp.diags(inverse_totals) @ counts)
     q = sp.csr_matrix(probabilities[:, :n])
     r = np.asarray(probabilities[:, conv_state].toarray()).reshape(-1)
 

@@ -135,45 +135,76 @@ class PathSet:
     def collapse(self) -> PathSet:
         """Identical paths merged into one, with their conversions, non-conversions and values added.
 
-        Paths are grouped by length, and each length's paths form a 2-D array whose distinct rows numpy
-        finds in one sort, so the work is a few vectorised passes whatever the number of paths.
+        Each path gets an integer identity and one sort of those integers finds the distinct paths. A path
+        short enough is its own identity: its codes as digits in base (keys + 1), digit 0 never used, so the
+        number is unique and fits in 64 bits. Longer paths (rare) are grouped per length by comparing rows.
         """
-        lengths = self.lengths
-        order = np.argsort(lengths, kind="stable")
-        sorted_lengths = lengths[order]
-        boundaries = np.flatnonzero(np.diff(sorted_lengths)) + 1
-        groups = np.split(order, boundaries)
-        out_codes: list[IntArray] = []
-        out_lengths: list[IntArray] = []
-        out_conv: list[FloatArray] = []
-        out_null: list[FloatArray] = []
-        out_value: list[FloatArray] = []
-        for group in groups:
-            if group.size == 0:
-                continue
-            length = int(lengths[group[0]])
-            starts = self.offsets[group]
-            if length == 0:
-                rows = np.zeros((group.size, 0), dtype=np.int64)
-            else:
-                rows = self.codes[starts[:, None] + np.arange(length)[None, :]]
-            unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            count = unique.shape[0]
-            out_codes.append(unique.reshape(-1))
-            out_lengths.append(np.full(count, length, dtype=np.int64))
-            out_conv.append(np.bincount(inverse, self.conversions[group], minlength=count).astype(np.float64))
-            out_null.append(np.bincount(inverse, self.nulls[group], minlength=count).astype(np.float64))
-            out_value.append(np.bincount(inverse, self.values[group], minlength=count).astype(np.float64))
-        if not out_codes:
+        n = self.size
+        if n == 0:
             return self
+        lengths = self.lengths
+        base = len(self.keys) + 1
+        digits = _digits_in_int64(base)
+        identity = np.zeros(n, dtype=np.int64)
+
+        short = lengths <= digits
+        touch_short = np.repeat(short, lengths)
+        position = self.position
+        place = np.ones(digits, dtype=np.int64)  # base**d for positions 0 .. digits - 1
+        for d in range(1, digits):
+            place[d] = place[d - 1] * base
+        touch_value = (self.codes[touch_short] + 1) * place[position[touch_short]]
+        filled = short & (lengths > 0)
+        if touch_value.size:
+            starts = np.concatenate([[0], np.cumsum(lengths[filled])[:-1]]).astype(np.int64)
+            identity[filled] = np.add.reduceat(touch_value, starts)
+
+        # Paths too long for one integer: number their distinct rows per length, after every short identity.
+        next_id = int(identity.max()) + 1
+        for length in np.unique(lengths[~short]).tolist():
+            group = np.flatnonzero(lengths == length)
+            rows = self.codes[self.offsets[group][:, None] + np.arange(length)[None, :]]
+            _, inverse = np.unique(rows, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1).astype(np.int64)
+            identity[group] = next_id + inverse
+            next_id += int(inverse.max()) + 1
+
+        first, inverse = _group(identity)
+        count = first.size
+        kept_lengths = lengths[first]
+        gather = np.repeat(self.offsets[first], kept_lengths) + (
+            np.arange(int(kept_lengths.sum()), dtype=np.int64)
+            - np.repeat(np.cumsum(kept_lengths) - kept_lengths, kept_lengths)
+        )
         return PathSet(
             keys=self.keys,
-            codes=np.concatenate(out_codes).astype(np.int64),
-            offsets=np.concatenate([[0], np.cumsum(np.concatenate(out_lengths))]).astype(np.int64),
-            conversions=np.concatenate(out_conv),
-            nulls=np.concatenate(out_null),
-            values=np.concatenate(out_value),
+            codes=self.codes[gather],
+            offsets=np.concatenate([[0], np.cumsum(kept_lengths)]).astype(np.int64),
+            conversions=np.bincount(inverse, self.conversions, minlength=count).astype(np.float64),
+            nulls=np.bincount(inverse, self.nulls, minlength=count).astype(np.float64),
+            values=np.bincount(inverse, self.values, minlength=count).astype(np.float64),
             unattributed_conversions=self.unattributed_conversions,
             unattributed_value=self.unattributed_value,
         )
+
+
+def _group(identity: IntArray) -> tuple[IntArray, IntArray]:
+    """One member of each distinct value, and each element's group — np.unique's work with an unstable,
+    faster sort (which member represents a group does not matter here)."""
+    order = np.argsort(identity)
+    ordered = identity[order]
+    new = np.empty(identity.size, dtype=bool)
+    new[:1] = True
+    new[1:] = ordered[1:] != ordered[:-1]
+    inverse = np.empty(identity.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new].astype(np.int64), inverse
+
+
+def _digits_in_int64(base: int) -> int:
+    """How many base-`base` digits (each up to base - 1) a non-negative int64 can hold without overflow."""
+    digits, largest = 0, 0
+    while largest * base + (base - 1) < 2**63:
+        largest = largest * base + (base - 1)
+        digits += 1
+    return digits
