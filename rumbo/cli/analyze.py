@@ -8,3 +8,8 @@ import click
 @click.group()
 def analyze() -> None:
     """Analyses over the archive of events, transitions and deliveries."""
+
+
+from rumbo.cli.analyze_clv import clv  # noqa: E402  (commands are registered at the end)
+
+analyze.add_command(clv)
