@@ -30,7 +30,7 @@ from rumbo.errors import RumboError
 
 @dataclass(frozen=True)
 class _Shown:
-    """The result as the terminal shows it: the top customers only; JSON and CSV keep every customer."""
+    """The result as the terminal table shows it: the top customers only (JSON and CSV carry all)."""
 
     result: ClvResult
     top: int
@@ -104,7 +104,9 @@ def _parse_map(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     help=f"Property holding a purchase's value, first present wins [default: {', '.join(VALUE_PROPERTIES)}].",
 )
 @click.option("--workspace", default=None, help="Only this workspace's purchases.")
-@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Customers shown.")
+@click.option(
+    "--top", type=click.IntRange(min=1), default=20, show_default=True, help="Customers shown in the table."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option(
     "--chart",
@@ -159,7 +161,10 @@ def clv(
             horizon_days=parse_duration(horizon) / DAY,
             annual_discount_rate=discount_rate,
         )
-        click.echo(render(_Shown(result, top), fmt, **_table_extras(result, top)), nl=False)
+        if fmt == "table":
+            click.echo(render(_Shown(result, top), fmt, **_table_extras(result, top)), nl=False)
+        else:
+            click.echo(render(result, fmt), nl=False)
         if chart is not None:
             saved = save_chart(
                 distribution_figure(result), chart, title="Customer lifetime value", data=decile_table(result)

@@ -23,7 +23,10 @@ DAYS_PER_YEAR = 365.25
 class FrequencyModel(Protocol):
     """What value needs from BG/NBD or Pareto/NBD."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The model's short name, e.g. 'bgnbd'."""
+        ...
 
     def params(self) -> dict[str, float]:
         """The parameters by name."""
