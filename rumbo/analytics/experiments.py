@@ -1,0 +1,650 @@
+"""Experiments: per split node, conversion per variant, lift against the holdout, and whether to trust it.
+
+A journey's split node sends each run to one arm (A, B, … or the holdout, which receives nothing). A run
+converts when it reaches the journey's goal inside the conversion window; conversion is tracked even after
+a holdout run has left, so the holdout's rate is the rate without the journey. For each split this module
+reports, per arm: runs, conversions and rate; against the control (the holdout, else the baseline arm):
+absolute and relative lift with intervals, the fixed-horizon z-test with the sample size it needs, the
+always-valid mSPRT p-value and interval over daily looks; and a sample-ratio-mismatch check against the
+configured weights. Then the uplift of each journey (all arms pooled against its holdout) and of the
+whole programme (journeys combined, each against its own holdout).
+
+Which arm a run is in comes from the split decisions the engine records (decision rows with policy
+"split"); for archives without them (imported data) from the transitions, where a run leaves a node with a
+variant it did not have when it arrived. The SQL is written once, in DuckDB's dialect, and runs on every
+engine `open_engine` offers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from rumbo.analytics.engines import QueryEngine
+from rumbo.analytics.sequential import SequentialResult, msprt
+from rumbo.analytics.stats import (
+    ProportionComparison,
+    SampleRatioCheck,
+    normal_quantile,
+    normal_two_sided_p,
+    planned_sample_size,
+    sample_ratio_mismatch,
+    two_proportion_test,
+)
+from rumbo.errors import AnalyticsError
+
+HOLDOUT: Final = "holdout"
+DAY: Final = 86400.0
+
+FloatArray = npt.NDArray[np.float64]
+Weights = Mapping[tuple[str, str], Mapping[str, float]]  # (journey, split node) -> variant -> weight
+
+
+class NoExperiment(AnalyticsError):
+    """The archive holds no split assignment matching the filters."""
+
+
+@dataclass(frozen=True)
+class ExperimentRuns:
+    """One row per run that passed a split node: its arm, when, and whether (when) it converted."""
+
+    journey: list[str]
+    node: list[str]
+    variant: list[str]
+    split_at: FloatArray  # epoch seconds
+    converted_at: FloatArray  # epoch seconds, NaN if the run never converted
+    value: FloatArray
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> ExperimentRuns:
+        def floats(name: str) -> FloatArray:
+            return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+        return cls(
+            journey=[str(v) for v in table.column("journey").to_pylist()],
+            node=[str(v) for v in table.column("node").to_pylist()],
+            variant=[str(v) for v in table.column("variant").to_pylist()],
+            split_at=floats("split_at"),
+            converted_at=floats("converted_at"),
+            value=np.nan_to_num(floats("value")),
+        )
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One variant of one split."""
+
+    variant: str
+    runs: int
+    conversions: int
+    value: float
+
+    @property
+    def rate(self) -> float:
+        return self.conversions / self.runs if self.runs else 0.0
+
+
+@dataclass(frozen=True)
+class ArmComparison:
+    """One arm against the split's control, at a fixed horizon and anytime-valid."""
+
+    variant: str
+    control: str
+    fixed: ProportionComparison
+    sequential: SequentialResult
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    """Everything about one split node."""
+
+    journey: str
+    node: str
+    control: str
+    arms: list[Arm]
+    comparisons: list[ArmComparison]
+    srm: SampleRatioCheck | None  # None when no weights were configured for this split
+    planned_runs_per_arm: int | None  # for the relative minimum effect asked, at the control's rate
+    looks: int  # daily looks the anytime-valid test used
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """Treated runs (every arm but the holdout) against the holdout: what the journey added."""
+
+    scope: str  # a journey id, or "programme"
+    node: str | None
+    treated_runs: int
+    treated_conversions: int
+    holdout_runs: int
+    holdout_conversions: int
+    uplift: float  # absolute, in conversion rate
+    ci: tuple[float, float]
+    relative: float | None
+    incremental_conversions: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """The result of `rumbo analyze experiment`."""
+
+    splits: list[SplitReport]
+    journeys: list[Uplift]
+    programme: Uplift | None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def to_table(self) -> pa.Table:
+        """One row per arm of every split, with its comparison against the control where it has one."""
+        rows: list[dict[str, Any]] = []
+        for split in self.splits:
+            by_variant = {c.variant: c for c in split.comparisons}
+            for arm in split.arms:
+                c = by_variant.get(arm.variant)
+                rows.append(
+                    {
+                        "journey": split.journey,
+                        "node": split.node,
+                        "variant": arm.variant,
+                        "runs": arm.runs,
+                        "conversions": arm.conversions,
+                        "rate": arm.rate,
+                        "vs": None if c is None else c.control,
+                        "lift": None if c is None else c.fixed.absolute_lift,
+                        "lift_low": None if c is None else c.fixed.absolute_ci[0],
+                        "lift_high": None if c is None else c.fixed.absolute_ci[1],
+                        "relative_lift": None if c is None else c.fixed.relative_lift,
+                        "p_value": None if c is None else c.fixed.p_value,
+                        "always_valid_p": None if c is None else c.sequential.p_value,
+                        "always_valid_low": None if c is None else c.sequential.ci[0],
+                        "always_valid_high": None if c is None else c.sequential.ci[1],
+                        "srm_p": None if split.srm is None else split.srm.p_value,
+                    }
+                )
+        return pa.Table.from_pylist(rows, schema=_ARM_SCHEMA)
+
+    def uplift_table(self) -> pa.Table:
+        """The uplift of each journey, then of the whole programme, against the holdouts."""
+        rows = [_uplift_row(u) for u in [*self.journeys, *([self.programme] if self.programme else [])]]
+        return pa.Table.from_pylist(rows, schema=_UPLIFT_SCHEMA)
+
+    def notes(self) -> list[str]:
+        """Warnings a reader must see: sample ratio mismatches, arms short of the planned size."""
+        out: list[str] = []
+        for split in self.splits:
+            where = f"{split.journey}/{split.node}"
+            if split.srm is not None and split.srm.mismatch:
+                out.append(
+                    f"SAMPLE RATIO MISMATCH at {where}: runs per arm {split.srm.observed} against "
+                    f"expected { {k: round(v, 1) for k, v in split.srm.expected.items()} } "
+                    f"(p = {split.srm.p_value:.2g}) — assignment or logging is broken; do not trust this "
+                    "comparison"
+                )
+            if split.srm is None:
+                out.append(f"{where}: no split weights given, so the sample ratio was not checked")
+            if split.planned_runs_per_arm is not None:
+                short = [a.variant for a in split.arms if a.runs < split.planned_runs_per_arm]
+                if short:
+                    out.append(
+                        f"{where}: the fixed-horizon test plans {split.planned_runs_per_arm:,} runs per "
+                        f"arm to detect a {self.parameters.get('mde', 0):.0%} relative lift; "
+                        f"{', '.join(short)} have fewer — read the always-valid p-value until then"
+                    )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "parameters": self.parameters,
+            "splits": [_split_dict(s) for s in self.splits],
+            "journeys": [_uplift_row(u) for u in self.journeys],
+            "programme": None if self.programme is None else _uplift_row(self.programme),
+            "notes": self.notes(),
+        }
+
+
+_ARM_SCHEMA: Final = pa.schema(
+    [
+        ("journey", pa.string()),
+        ("node", pa.string()),
+        ("variant", pa.string()),
+        ("runs", pa.int64()),
+        ("conversions", pa.int64()),
+        ("rate", pa.float64()),
+        ("vs", pa.string()),
+        ("lift", pa.float64()),
+        ("lift_low", pa.float64()),
+        ("lift_high", pa.float64()),
+        ("relative_lift", pa.float64()),
+        ("p_value", pa.float64()),
+        ("always_valid_p", pa.float64()),
+        ("always_valid_low", pa.float64()),
+        ("always_valid_high", pa.float64()),
+        ("srm_p", pa.float64()),
+    ]
+)
+_UPLIFT_SCHEMA: Final = pa.schema(
+    [
+        ("scope", pa.string()),
+        ("node", pa.string()),
+        ("treated_runs", pa.int64()),
+        ("treated_conversions", pa.int64()),
+        ("holdout_runs", pa.int64()),
+        ("holdout_conversions", pa.int64()),
+        ("uplift", pa.float64()),
+        ("uplift_low", pa.float64()),
+        ("uplift_high", pa.float64()),
+        ("relative", pa.float64()),
+        ("incremental_conversions", pa.float64()),
+        ("p_value", pa.float64()),
+    ]
+)
+
+
+def _uplift_row(u: Uplift) -> dict[str, Any]:
+    return {
+        "scope": u.scope,
+        "node": u.node,
+        "treated_runs": u.treated_runs,
+        "treated_conversions": u.treated_conversions,
+        "holdout_runs": u.holdout_runs,
+        "holdout_conversions": u.holdout_conversions,
+        "uplift": u.uplift,
+        "uplift_low": u.ci[0],
+        "uplift_high": u.ci[1],
+        "relative": u.relative,
+        "incremental_conversions": u.incremental_conversions,
+        "p_value": u.p_value,
+    }
+
+
+def _split_dict(s: SplitReport) -> dict[str, Any]:
+    return {
+        "journey": s.journey,
+        "node": s.node,
+        "control": s.control,
+        "arms": [
+            {
+                "variant": a.variant,
+                "runs": a.runs,
+                "conversions": a.conversions,
+                "rate": a.rate,
+                "value": a.value,
+            }
+            for a in s.arms
+        ],
+        "comparisons": [
+            {
+                "variant": c.variant,
+                "control": c.control,
+                "lift": c.fixed.absolute_lift,
+                "lift_ci": list(c.fixed.absolute_ci),
+                "relative_lift": c.fixed.relative_lift,
+                "relative_ci": None if c.fixed.relative_ci is None else list(c.fixed.relative_ci),
+                "z": c.fixed.z,
+                "p_value": c.fixed.p_value,
+                "always_valid_p": c.sequential.p_value,
+                "always_valid_ci": list(c.sequential.ci),
+                "tau": c.sequential.tau,
+            }
+            for c in s.comparisons
+        ],
+        "srm": None
+        if s.srm is None
+        else {
+            "observed": s.srm.observed,
+            "expected": s.srm.expected,
+            "chi2": s.srm.chi2,
+            "p_value": s.srm.p_value,
+            "mismatch": s.srm.mismatch,
+        },
+        "planned_runs_per_arm": s.planned_runs_per_arm,
+        "looks": s.looks,
+    }
+
+
+# --- extraction -------------------------------------------------------------------------------------------
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _filters(journey: str | None, node: str | None, node_column: str) -> str:
+    parts = []
+    if journey is not None:
+        parts.append(f"journey = {_literal(journey)}")
+    if node is not None:
+        parts.append(f"{node_column} = {_literal(node)}")
+    return "".join(f" AND {p}" for p in parts)
+
+
+def _conversions_cte(goal: str | None) -> str:
+    where = f"WHERE goal = {_literal(goal)}" if goal is not None else ""
+    return f"""goals AS (
+        SELECT journey, run, min("at") AS converted_at, sum(coalesce(value, 0.0)) AS value
+        FROM conversion {where}
+        GROUP BY journey, run
+    )"""
+
+
+def arms_from_decisions_sql(
+    journey: str | None = None, node: str | None = None, goal: str | None = None
+) -> str:
+    """Runs per split arm from the engine's split decisions, joined to their conversions."""
+    return f"""
+    WITH arms AS (
+        SELECT journey, run, node, chosen AS variant, min("at") AS split_at
+        FROM decision
+        WHERE policy = 'split' AND chosen IS NOT NULL{_filters(journey, node, "node")}
+        GROUP BY journey, run, node, chosen
+    ),
+    {_conversions_cte(goal)}
+    SELECT a.journey AS journey, a.node AS node, a.variant AS variant,
+           epoch(a.split_at) AS split_at, epoch(g.converted_at) AS converted_at,
+           coalesce(g.value, 0.0) AS value
+    FROM arms a LEFT JOIN goals g ON g.journey = a.journey AND g.run = a.run
+    ORDER BY journey, node, variant, split_at
+    """
+
+
+def arms_from_transitions_sql(
+    journey: str | None = None, node: str | None = None, goal: str | None = None
+) -> str:
+    """Runs per split arm read from transitions: a run left a node with a variant it arrived without."""
+    return f"""
+    WITH reached AS (
+        SELECT DISTINCT journey, run, to_node AS node, coalesce(variant, '') AS arrived_as
+        FROM transition
+        WHERE to_node IS NOT NULL
+    ),
+    departed AS (
+        SELECT journey, run, from_node AS node, variant, min("at") AS split_at
+        FROM transition
+        WHERE variant IS NOT NULL AND from_node IS NOT NULL{_filters(journey, node, "from_node")}
+        GROUP BY journey, run, from_node, variant
+    ),
+    arms AS (
+        SELECT DISTINCT d.journey AS journey, d.run AS run, d.node AS node, d.variant AS variant,
+               d.split_at AS split_at
+        FROM departed d
+        JOIN reached r ON r.journey = d.journey AND r.run = d.run AND r.node = d.node
+        WHERE r.arrived_as <> d.variant
+    ),
+    {_conversions_cte(goal)}
+    SELECT a.journey AS journey, a.node AS node, a.variant AS variant,
+           epoch(a.split_at) AS split_at, epoch(g.converted_at) AS converted_at,
+           coalesce(g.value, 0.0) AS value
+    FROM arms a LEFT JOIN goals g ON g.journey = a.journey AND g.run = a.run
+    ORDER BY journey, node, variant, split_at
+    """
+
+
+def extract_runs(
+    engine: QueryEngine, journey: str | None = None, node: str | None = None, goal: str | None = None
+) -> ExperimentRuns:
+    """Every run that passed a split matching the filters, with its arm and conversion."""
+    table = engine.query(arms_from_decisions_sql(journey, node, goal))
+    if table.num_rows == 0:
+        table = engine.query(arms_from_transitions_sql(journey, node, goal))
+    if table.num_rows == 0:
+        scope = " and ".join(
+            f"{k} {v!r}" for k, v in (("journey", journey), ("split node", node)) if v is not None
+        )
+        raise NoExperiment(
+            "no run passed a split node" + (f" for {scope}" if scope else "") + " in this archive — "
+            "check --journey/--node, or that the archive holds the journey's decisions or transitions"
+        )
+    return ExperimentRuns.from_table(table)
+
+
+# --- analysis ---------------------------------------------------------------------------------------------
+
+
+def analyse_runs(
+    runs: ExperimentRuns,
+    *,
+    weights: Weights | None = None,
+    control: str | None = None,
+    alpha: float = 0.05,
+    mde: float = 0.1,
+    power: float = 0.8,
+    tau: float | None = None,
+) -> ExperimentResult:
+    """Compare the arms of every split in `runs`.
+
+    `control` names the arm others are compared with when a split has no holdout (default: the first arm
+    in alphabetical order). `mde` is the relative minimum effect the fixed-horizon sample size is planned
+    for; `tau` the mSPRT mixing scale (default: `mde` times the split's pooled conversion rate, the size
+    of effect the experiment is meant to find).
+    """
+    if not 0 < alpha < 1:
+        raise AnalyticsError(f"alpha {alpha!r} must be between 0 and 1, e.g. 0.05")
+    keys = sorted(set(zip(runs.journey, runs.node, strict=True)))
+    journey_arr = np.asarray(runs.journey, dtype=object)
+    node_arr = np.asarray(runs.node, dtype=object)
+    variant_arr = np.asarray(runs.variant, dtype=object)
+    converted = ~np.isnan(runs.converted_at)
+    # A run counts as converted at a look only once both its split and its conversion are in the data.
+    seen_converted_at = np.where(converted, np.fmax(runs.converted_at, runs.split_at), np.inf)
+
+    splits: list[SplitReport] = []
+    uplifts: list[Uplift] = []
+    for journey, node in keys:
+        in_split = (journey_arr == journey) & (node_arr == node)
+        variants = sorted(set(variant_arr[in_split].tolist()))
+        arms = []
+        for v in variants:
+            m = in_split & (variant_arr == v)
+            arms.append(
+                Arm(v, int(m.sum()), int((m & converted).sum()), float(runs.value[m & converted].sum()))
+            )
+        ctrl = _control_of(variants, control, journey, node)
+        control_arm = next(a for a in arms if a.variant == ctrl)
+        split_times = runs.split_at[in_split]
+        last = float(np.max(np.where(in_split & converted, runs.converted_at, runs.split_at)[in_split]))
+        looks = _daily_looks(float(split_times.min()), last)
+        pooled = sum(a.conversions for a in arms) / max(1, sum(a.runs for a in arms))
+        scale = tau if tau is not None else (mde * pooled if pooled > 0 else 0.01)
+
+        xc, nc = _cumulative(runs.split_at, seen_converted_at, in_split & (variant_arr == ctrl), looks)
+        comparisons = []
+        for arm in arms:
+            if arm.variant == ctrl:
+                continue
+            xt, nt = _cumulative(
+                runs.split_at, seen_converted_at, in_split & (variant_arr == arm.variant), looks
+            )
+            fixed = two_proportion_test(
+                control_arm.conversions, control_arm.runs, arm.conversions, arm.runs, alpha
+            )
+            sequential = msprt(xc, nc, xt, nt, tau=scale, alpha=alpha)
+            comparisons.append(ArmComparison(arm.variant, ctrl, fixed, sequential))
+
+        configured = None if weights is None else weights.get((journey, node))
+        srm = (
+            None
+            if configured is None
+            else sample_ratio_mismatch({a.variant: a.runs for a in arms}, configured)
+        )
+        planned: int | None = None
+        if 0 < control_arm.rate < 1 and 0 < control_arm.rate * (1 + mde) < 1:
+            planned = planned_sample_size(control_arm.rate, mde, alpha, power)
+        splits.append(SplitReport(journey, node, ctrl, arms, comparisons, srm, planned, int(looks.size)))
+        if HOLDOUT in variants and len(variants) > 1:
+            treated = [a for a in arms if a.variant != HOLDOUT]
+            uplifts.append(
+                _uplift(
+                    journey,
+                    node,
+                    [
+                        (
+                            sum(a.runs for a in treated),
+                            sum(a.conversions for a in treated),
+                            control_arm.runs,
+                            control_arm.conversions,
+                        )
+                    ],
+                    alpha,
+                )
+            )
+
+    programme = _programme(uplifts, alpha)
+    parameters = {"alpha": alpha, "mde": mde, "power": power, "tau": tau, "control": control}
+    return ExperimentResult(splits, uplifts, programme, parameters)
+
+
+def _cumulative(
+    split_at: FloatArray, seen_converted_at: FloatArray, mask: npt.NDArray[np.bool_], looks: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Conversions and runs of one arm as a reader at each look would have counted them."""
+    n_at = np.searchsorted(np.sort(split_at[mask]), looks, side="right").astype(np.float64)
+    x_at = np.searchsorted(np.sort(seen_converted_at[mask]), looks, side="right").astype(np.float64)
+    return x_at, n_at
+
+
+def _control_of(variants: Sequence[str], control: str | None, journey: str, node: str) -> str:
+    if HOLDOUT in variants:
+        return HOLDOUT
+    if control is not None:
+        if control not in variants:
+            raise AnalyticsError(
+                f"{journey}/{node} has no arm {control!r} to compare with (arms: {', '.join(variants)}) — "
+                "pass one of them as the control"
+            )
+        return control
+    return variants[0]
+
+
+def _daily_looks(first: float, last: float) -> FloatArray:
+    """The end of every UTC day from the first split to the last record: the looks of a daily reader."""
+    start_day = math.floor(first / DAY)
+    end_day = math.floor(last / DAY)
+    return (np.arange(start_day, end_day + 1, dtype=np.float64) + 1) * DAY - 1e-6
+
+
+def _uplift(
+    scope: str, node: str | None, strata: Sequence[tuple[int, int, int, int]], alpha: float
+) -> Uplift:
+    """Uplift of treated runs over the holdout, combined over strata (journeys) by their treated runs.
+
+    Each stratum is (treated runs, treated conversions, holdout runs, holdout conversions). Weighting each
+    journey's difference by its treated runs estimates the effect on the customers who were treated; simply
+    pooling the runs would be biased whenever journeys hold out different shares.
+    """
+    live = [s for s in strata if s[0] > 0 and s[2] > 0]
+    treated_runs = sum(s[0] for s in live)
+    treated_conv = sum(s[1] for s in live)
+    holdout_runs = sum(s[2] for s in live)
+    holdout_conv = sum(s[3] for s in live)
+    incremental = 0.0
+    counterfactual = 0.0
+    variance = 0.0
+    for nt, xt, nc, xc in live:
+        pt, pc = xt / nt, xc / nc
+        incremental += nt * (pt - pc)
+        counterfactual += nt * pc
+        w = nt / treated_runs
+        variance += w * w * (pt * (1 - pt) / nt + pc * (1 - pc) / nc)
+    uplift = incremental / treated_runs if treated_runs else 0.0
+    se = math.sqrt(variance)
+    z_crit = normal_quantile(1 - alpha / 2)
+    return Uplift(
+        scope=scope,
+        node=node,
+        treated_runs=treated_runs,
+        treated_conversions=treated_conv,
+        holdout_runs=holdout_runs,
+        holdout_conversions=holdout_conv,
+        uplift=uplift,
+        ci=(uplift - z_crit * se, uplift + z_crit * se),
+        relative=incremental / counterfactual if counterfactual > 0 else None,
+        incremental_conversions=incremental,
+        p_value=normal_two_sided_p(uplift / se) if se > 0 else (1.0 if uplift == 0 else 0.0),
+    )
+
+
+def _programme(journeys: Sequence[Uplift], alpha: float) -> Uplift | None:
+    """Every journey against its own holdout, combined; a journey with several holdout splits counts once,
+    through the split with the most runs."""
+    best: dict[str, Uplift] = {}
+    for u in journeys:
+        if (
+            u.scope not in best
+            or u.treated_runs + u.holdout_runs > best[u.scope].treated_runs + best[u.scope].holdout_runs
+        ):
+            best[u.scope] = u
+    if not best:
+        return None
+    strata = [
+        (u.treated_runs, u.treated_conversions, u.holdout_runs, u.holdout_conversions) for u in best.values()
+    ]
+    return _uplift("programme", None, strata, alpha)
+
+
+def analyse_experiments(
+    engine: QueryEngine,
+    *,
+    journey: str | None = None,
+    node: str | None = None,
+    goal: str | None = None,
+    weights: Weights | None = None,
+    control: str | None = None,
+    alpha: float = 0.05,
+    mde: float = 0.1,
+    power: float = 0.8,
+    tau: float | None = None,
+) -> ExperimentResult:
+    """`rumbo analyze experiment` in code: read the runs from the archive through `engine` and compare."""
+    runs = extract_runs(engine, journey, node, goal)
+    result = analyse_runs(runs, weights=weights, control=control, alpha=alpha, mde=mde, power=power, tau=tau)
+    result.parameters.update({"engine": engine.name, "journey": journey, "node": node, "goal": goal})
+    return result
+
+
+def weights_from_journeys(paths: Sequence[str]) -> dict[tuple[str, str], dict[str, float]]:
+    """The configured split weights of every split node in the given journey files.
+
+    A journey says `split: {variants: {A: 50, B: 50}, holdout: 10}`: the holdout takes 10% of all runs and
+    the variants share the rest 50:50, so the weights are A 45, B 45, holdout 10 (as fractions).
+    """
+    from rumbo.journey.load import load_journeys
+    from rumbo.journey.model import SplitNode
+
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for journey in load_journeys(paths):
+        for node_id, node in journey.nodes.items():
+            if not isinstance(node, SplitNode):
+                continue
+            shares: dict[str, float] = {}
+            previous = 0.0
+            for name, bound in node.variants:
+                shares[name] = (1 - node.holdout) * (bound - previous)
+                previous = bound
+            if node.holdout:
+                shares[HOLDOUT] = node.holdout
+            out[(journey.id, node_id)] = shares
+    return out
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """`A=45,B=45,holdout=10` as a mapping; the numbers need not add up to anything in particular."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, number = part.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(number)
+        except ValueError:
+            raise AnalyticsError(
+                f"{part!r} in --weights {text!r} is not NAME=NUMBER — write e.g. 'A=45,B=45,holdout=10'"
+            ) from None
+    if not out:
+        raise AnalyticsError("--weights is empty — write e.g. 'A=45,B=45,holdout=10'")
+    return out
