@@ -108,7 +108,7 @@ def replay(journeys: str, events: str, catalog: str | None, then: str, commands:
     summaries = summarize(runtime.commands, runtime.customers)
     if commands:
         for command in runtime.commands:
-            click.echo(orjson.dumps({"kind": type(command).__name__, **_plain(command)}).decode())
+            click.echo(orjson.dumps({"command": type(command).__name__, **_plain(command)}).decode())
     if fmt == "json":
         click.echo(
             json.dumps(

@@ -167,7 +167,7 @@ class _Builder:
         jumps = tuple(self._event_rule(("on", i), r, True) for i, r in enumerate(data.get("on") or []))
         quiet = self._quiet_hours(data.get("quiet_hours", True))
         roots = [start, *(e.node for e in entries), *(j.goto for j in jumps if j.goto)]
-        for path, message, hint in check_graph(nodes, roots, complete=len(nodes) == len(raw_nodes)):
+        for path, message, hint in check_graph(raw_nodes, roots):
             self.report(path, message, hint)
         if self.problems:
             self.problems.sort(key=lambda p: (p.line or 0, p.column or 0))

@@ -6,6 +6,7 @@ go through the same path and every problem can name its file, line and JSON path
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ def load_document(path: str | Path) -> Document:
 def parse_document(text: str, file: str | None = None) -> Document:
     """Parse YAML or JSON text, keeping marks."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -78,7 +79,24 @@ def parse_document(text: str, file: str | None = None) -> Document:
     return doc
 
 
-_SCALARS = yaml.SafeLoader("")  # a loader instance only to resolve scalar values by YAML rules
+_DROPPED = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 would read a node named `yes`, `no`, `on` or `off`
+    as a boolean, which breaks `next: {happened: yes}` in a way no reader would guess. Dates stay strings,
+    as they would in JSON."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
+    )
+_SCALARS = _Loader("")  # a loader instance only to resolve scalar values by YAML rules
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:

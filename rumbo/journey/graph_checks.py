@@ -46,21 +46,44 @@ def edges_of(node: AnyNode) -> Iterator[tuple[str, str]]:
         return
 
 
+def raw_edges(body: object) -> list[str]:
+    """Targets named by a node as written, valid or not, so the graph can be judged even when a node's
+    body has other problems."""
+    if not isinstance(body, dict):
+        return []
+    nxt = body.get("next")
+    targets = [nxt] if isinstance(nxt, str) else list(nxt.values()) if isinstance(nxt, dict) else []
+    branch = body.get("branch")
+    if isinstance(branch, dict):
+        targets.append(branch.get("else"))
+        cases = branch.get("cases")
+        targets += [c.get("next") for c in cases if isinstance(c, dict)] if isinstance(cases, list) else []
+    return [t for t in targets if isinstance(t, str)]
+
+
+def _waits(body: object) -> bool:
+    # A node of unknown type counts as waiting: it is reported on its own, and must not invent a cycle.
+    return not isinstance(body, dict) or not any(k in body for k in INSTANT_TYPES)
+
+
+INSTANT_TYPES = ("branch", "split", "send", "decide", "update", "emit", "exit")
+
+
 def check_graph(
-    nodes: Mapping[str, AnyNode], roots: Iterable[str], complete: bool = True
+    raw_nodes: Mapping[str, object], roots: Iterable[str]
 ) -> list[tuple[PathKey, str, str | None]]:
-    """Problems with the graph as (path, message, hint). Reachability is judged only on a `complete` graph
-    (when some nodes failed to parse, what they point at would look unreachable)."""
+    """Problems with the graph, as (path, message, hint), judged on the nodes as written."""
     problems: list[tuple[PathKey, str, str | None]] = []
-    seen: set[str] = set() if complete else set(nodes)
-    stack = [r for r in roots if r in nodes]
+    graph = {k: [t for t in raw_edges(body) if t in raw_nodes] for k, body in raw_nodes.items()}
+    seen: set[str] = set()
+    stack = [r for r in roots if r in raw_nodes]
     while stack:
         node_id = stack.pop()
         if node_id in seen:
             continue
         seen.add(node_id)
-        stack.extend(t for _, t in edges_of(nodes[node_id]) if t in nodes)
-    for node_id in nodes:
+        stack.extend(graph[node_id])
+    for node_id in raw_nodes:
         if node_id not in seen:
             problems.append(
                 (
@@ -69,7 +92,12 @@ def check_graph(
                     "point a `next`, an entry `node` or an `on` jump at it, or remove it",
                 )
             )
-    for cycle in _instant_cycles(nodes):
+    instant = {
+        k: [t for t in targets if not _waits(raw_nodes[t])]
+        for k, targets in graph.items()
+        if not _waits(raw_nodes[k])
+    }
+    for cycle in _instant_cycles(instant):
         loop = " → ".join([*cycle, cycle[0]])
         problems.append(
             (
@@ -81,10 +109,8 @@ def check_graph(
     return problems
 
 
-def _instant_cycles(nodes: Mapping[str, AnyNode]) -> list[list[str]]:
-    """Cycles made only of instantaneous nodes (one reported per strongly connected component)."""
-    instant = {k: n for k, n in nodes.items() if not isinstance(n, WaitNode | WaitForNode)}
-    graph = {k: [t for _, t in edges_of(n) if t in instant] for k, n in instant.items()}
+def _instant_cycles(graph: Mapping[str, list[str]]) -> list[list[str]]:
+    """Cycles of a graph of instantaneous nodes (one reported per strongly connected component)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()

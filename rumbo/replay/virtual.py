@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rumbo.engine.commands import CancelTimer, Command, EmitEvent, ScheduleTimer
-from rumbo.engine.inputs import EventInput, Input, TimerFired
+from rumbo.engine.inputs import ApiStart, EventInput, Input, ScheduleTick, SegmentChange, TimerFired
 from rumbo.engine.state import Customer
 from rumbo.engine.step import Engine, OfferStats
 from rumbo.errors import EngineError
@@ -104,13 +104,32 @@ class VirtualRuntime:
         """Feed Segment-shaped messages (sorted by time here), then let timers run until `until`."""
         decoded = sorted((event_time(m), i, m) for i, m in enumerate(messages))
         for at, _, message in decoded:
-            self.send(customer_of(message), EventInput.from_segment(message, at), at)
+            self.send(customer_of(message), input_of(message, at), at)
         if until is not None:
             self.advance_to(until)
 
     @property
     def pending_timers(self) -> int:
         return len(self._timers) - len(self._cancelled)
+
+
+def input_of(message: Mapping[str, Any], at: float) -> Input:
+    """The engine input for one line of an event file.
+
+    Segment messages become events. Three rumbo lines stand for what the runtime produces itself, so that
+    segment-, schedule- and API-driven journeys can be replayed too:
+    `{"type": "rumbo:segment", "segment": "vip", "entered": true}`, `{"type": "rumbo:schedule", "journey": J}`
+    and `{"type": "rumbo:start", "journey": J, "properties": {...}}` (each with userId, messageId, timestamp).
+    """
+    kind = message.get("type")
+    message_id = str(message.get("messageId", ""))
+    if kind == "rumbo:segment":
+        return SegmentChange(str(message["segment"]), bool(message.get("entered", True)), message_id)
+    if kind == "rumbo:schedule":
+        return ScheduleTick(str(message["journey"]), message_id)
+    if kind == "rumbo:start":
+        return ApiStart(str(message["journey"]), message_id, dict(message.get("properties") or {}))
+    return EventInput.from_segment(message, at)
 
 
 def customer_of(message: Mapping[str, Any]) -> str:
