@@ -141,7 +141,11 @@ class ExperimentResult:
     parameters: dict[str, Any] = field(default_factory=dict)
 
     def to_table(self) -> pa.Table:
-        """One row per arm of every split, with its comparison against the control where it has one."""
+        """One row per arm of every split, with its comparison against the control where it has one.
+
+        `lift*` is the absolute difference in rate with its Wald interval, `p_value` the fixed-horizon
+        z-test's; `av_*` are the always-valid (mSPRT) p-value and interval; `srm_p` the sample ratio check's.
+        """
         rows: list[dict[str, Any]] = []
         for split in self.splits:
             by_variant = {c.variant: c for c in split.comparisons}
@@ -153,17 +157,17 @@ class ExperimentResult:
                         "node": split.node,
                         "variant": arm.variant,
                         "runs": arm.runs,
-                        "conversions": arm.conversions,
+                        "conv": arm.conversions,
                         "rate": arm.rate,
                         "vs": None if c is None else c.control,
                         "lift": None if c is None else c.fixed.absolute_lift,
                         "lift_low": None if c is None else c.fixed.absolute_ci[0],
                         "lift_high": None if c is None else c.fixed.absolute_ci[1],
-                        "relative_lift": None if c is None else c.fixed.relative_lift,
+                        "rel_lift": None if c is None else c.fixed.relative_lift,
                         "p_value": None if c is None else c.fixed.p_value,
-                        "always_valid_p": None if c is None else c.sequential.p_value,
-                        "always_valid_low": None if c is None else c.sequential.ci[0],
-                        "always_valid_high": None if c is None else c.sequential.ci[1],
+                        "av_p": None if c is None else c.sequential.p_value,
+                        "av_low": None if c is None else c.sequential.ci[0],
+                        "av_high": None if c is None else c.sequential.ci[1],
                         "srm_p": None if split.srm is None else split.srm.p_value,
                     }
                 )
@@ -214,17 +218,17 @@ _ARM_SCHEMA: Final = pa.schema(
         ("node", pa.string()),
         ("variant", pa.string()),
         ("runs", pa.int64()),
-        ("conversions", pa.int64()),
+        ("conv", pa.int64()),
         ("rate", pa.float64()),
         ("vs", pa.string()),
         ("lift", pa.float64()),
         ("lift_low", pa.float64()),
         ("lift_high", pa.float64()),
-        ("relative_lift", pa.float64()),
+        ("rel_lift", pa.float64()),
         ("p_value", pa.float64()),
-        ("always_valid_p", pa.float64()),
-        ("always_valid_low", pa.float64()),
-        ("always_valid_high", pa.float64()),
+        ("av_p", pa.float64()),
+        ("av_low", pa.float64()),
+        ("av_high", pa.float64()),
         ("srm_p", pa.float64()),
     ]
 )

@@ -117,5 +117,9 @@ def msprt(
         mid = float(xt[-1] / nt[-1] - xc[-1] / nc[-1]) if nc[-1] > 0 and nt[-1] > 0 else 0.0
         low = high = mid
     return SequentialResult(
-        looks=int(xc.size), p_value=p_value, ci=(low, high), tau=tau, rejected=p_value <= alpha
+        looks=int(xc.size),
+        p_value=p_value,
+        ci=(float(low), float(high)),
+        tau=float(tau),
+        rejected=p_value <= alpha,
     )

@@ -13,3 +13,7 @@ def analyze() -> None:
 from rumbo.cli.analyze_clv import clv  # noqa: E402  (commands are registered at the end)
 
 analyze.add_command(clv)
+
+from rumbo.cli.analyze_experiment import experiment  # noqa: E402
+
+analyze.add_command(experiment)
