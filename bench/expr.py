@@ -95,8 +95,8 @@ def best_times(fns: list[Fn], inputs: list[Context], rounds: int, repeats: int =
 def hand_typical(ctx: Any) -> bool:
     return (
         (e := ctx.event) is not None
-        and isinstance(p := e.get("properties"), dict)
-        and type(v := p.get("value")) in (int, float)
+        and (p := e.get("properties")).__class__ is dict
+        and (v := p.get("value")).__class__ in (int, float)
         and v > 20
         and ctx.traits.get("plan") == "pro"
     )
@@ -120,7 +120,8 @@ def main() -> None:
         predicate = compile_predicate(source)
         for ctx in inputs:  # the compiled predicate and the lambda must agree before they are timed
             assert predicate(ctx) is hand(ctx), (source, ctx)
-        hand_time, call_time, test_time, overhead = best_times([hand, predicate, predicate.test], inputs, rounds)
+        timed: list[Fn] = [hand, predicate, predicate.test]
+        hand_time, call_time, test_time, overhead = best_times(timed, inputs, rounds)
         print(f"\n{source}")
         print(f"  hand-written lambda   {1 / hand_time:>12,.0f} eval/s")
         for label, spent in (("Predicate.__call__", call_time), ("Predicate.test", test_time)):

@@ -14,12 +14,15 @@ Fn = Callable[[Any], Any]
 @dataclass(frozen=True, slots=True)
 class Code:
     """`fn` computes the value; `strict` says it always returns True or False (never another value);
-    `const` says the value is known at compile time (then `fn` just returns `value`)."""
+    `const` says the value is known at compile time (then `fn` just returns `value`); `path` describes a
+    plain field read."""
 
     fn: Fn
     strict: bool = False
     const: bool = False
     value: Any = None
+    # For a plain field read: the root reader and the keys, so a comparison can read the field inline.
+    path: tuple[Fn, tuple[str, ...]] | None = None
 
 
 def constant(value: Any) -> Code:

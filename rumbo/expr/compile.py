@@ -17,6 +17,7 @@ from rumbo.expr import nodes as n
 from rumbo.expr import runtime as rt
 from rumbo.expr.code import Code, Fn, constant
 from rumbo.expr.functions import BUILDERS, PURE
+from rumbo.expr.fused import fused_comparison
 
 _PAIR_TESTS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "==": rt.equal,
@@ -63,7 +64,8 @@ def compile_node(node: n.Node) -> Code:
         case n.Path(root=root, keys=keys):
             if root == "consent":
                 return _consent(keys) if keys else Code(_ROOTS["consent"])
-            return Code(getter(_ROOTS[root], keys))
+            path = (_ROOTS[root], keys) if all(isinstance(key, str) for key in keys) else None
+            return Code(getter(_ROOTS[root], keys), path=path)  # type: ignore[arg-type]
         case n.Get(base=base, keys=keys):
             return Code(getter(compile_node(base).fn, keys))
         case n.Not(operand=operand):
@@ -302,6 +304,10 @@ def compare_pair(op: n.CompareOp, left: Code, right: Code) -> Code:
         return constant(test(left.value, right.value))
     if left.const and op in _MIRRORED:
         left, right, op = right, left, _MIRRORED[op]  # type: ignore[assignment]
+    if right.const and left.path is not None:
+        fused = fused_comparison(op, *left.path, right.value)
+        if fused is not None:
+            return Code(fused, strict=True)
     if right.const:
         special = _against_constant(op, left.fn, right.value)
         if special is not None:

@@ -8,7 +8,7 @@ expression is immutable and safe to share between threads: it holds only closure
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rumbo.errors import ExpressionError
 from rumbo.expr.check import Checker, predicate_error
@@ -39,6 +39,14 @@ class Expression:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r}, type={self.type.name})"
+
+    # Compiled expressions are immutable, so a copy is the expression itself (and journeys holding them can
+    # be copied; functools.partial's own copy protocol would call the constructor with the wrong arguments).
+    def __copy__(self) -> Self:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        return self
 
 
 class Predicate(Expression, functools.partial[bool]):

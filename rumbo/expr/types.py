@@ -53,15 +53,34 @@ class AggregateNeed:
 
 
 class EvalContext(Protocol):
-    """One customer at one instant, as the engine presents it; read-only during evaluation."""
+    """One customer at one instant, as the engine presents it; read-only during evaluation.
 
-    event: Mapping[str, Any] | None
-    traits: Mapping[str, Any]
-    consent: Mapping[str, bool]  # keys "email", "sms", "email.newsletter", …
-    tags: Set[str]
-    segments: Set[str]
-    now: float  # epoch seconds, UTC
-    timezone: str | None  # IANA name; None means UTC
+    The data members are read-only properties in the protocol so that any class with plain attributes of
+    these types (or narrower ones, such as a frozenset for tags) satisfies it.
+    """
+
+    @property
+    def event(self) -> Mapping[str, Any] | None: ...
+    @property
+    def traits(self) -> Mapping[str, Any]: ...
+    @property
+    def consent(self) -> Mapping[str, bool]:
+        """Keys "email", "sms", "email.newsletter", …"""
+        ...
+
+    @property
+    def tags(self) -> Set[str]: ...
+    @property
+    def segments(self) -> Set[str]: ...
+    @property
+    def now(self) -> float:
+        """Epoch seconds, UTC."""
+        ...
+
+    @property
+    def timezone(self) -> str | None:
+        """IANA name; None means UTC."""
+        ...
 
     def count(self, event: str, since: float | None) -> int:
         """Number of kept events of that name with time >= since (None: all kept)."""
