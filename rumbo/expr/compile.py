@@ -77,7 +77,7 @@ def compile_node(node: n.Node) -> Code:
             codes = [compile_node(value) for value in values]
             return _and(codes) if op == "and" else _or(codes)
         case n.Compare(left=left, ops=ops, comparators=comparators):
-            return _compare(compile_node(left), ops, [compile_node(c) for c in comparators], comparators)
+            return _compare(compile_node(left), ops, [compile_node(c) for c in comparators])
         case n.Arith(op=op, left=left, right=right):
             return _binary(_ARITH[op], compile_node(left), compile_node(right))
         case n.Call(name=name, args=args, kwargs=kwargs):
@@ -275,7 +275,7 @@ def _binary(op: Callable[[Any, Any], Any], left: Code, right: Code) -> Code:
     return Code(binary)
 
 
-def _compare(left: Code, ops: tuple[n.CompareOp, ...], rights: list[Code], nodes: tuple[n.Node, ...]) -> Code:
+def _compare(left: Code, ops: tuple[n.CompareOp, ...], rights: list[Code]) -> Code:
     if len(ops) == 1:
         return compare_pair(ops[0], left, rights[0])
     operands = [left, *rights]

@@ -14,6 +14,7 @@ from rumbo.errors import ExpressionError
 from rumbo.expr.check import Checker, predicate_error
 from rumbo.expr.code import Fn
 from rumbo.expr.compile import compile_node
+from rumbo.expr.nodes import Invalid, Node
 from rumbo.expr.parse import parse
 from rumbo.expr.types import AggregateNeed, EvalContext, Scope, Type
 
@@ -74,14 +75,11 @@ class Predicate(Expression, functools.partial[bool]):
         return Expression.__repr__(self)
 
 
-def _analyse(source: str, scope: Scope, predicate: bool) -> tuple[Checker, list[ExpressionError], Any]:
+def _analyse(source: str, scope: Scope, predicate: bool) -> tuple[Checker, list[ExpressionError], Node]:
     if not isinstance(source, str):
-        raise ExpressionError(
-            f"an expression must be text, not {type(source).__name__}",
-            repr(source),
-            0,
-            "quote it in the journey",
-        )
+        message = f"an expression must be text, not {type(source).__name__}"
+        error = ExpressionError(message, repr(source), 0, "quote it in the journey")
+        return Checker(repr(source), scope), [error], Invalid(0)
     tree, errors = parse(source)
     checker = Checker(source, scope)
     found = checker.infer(tree)

@@ -23,6 +23,9 @@ PROFILE_FIELDS: dict[n.Key, n.Root] = {
     "tags": "tags",
     "segments": "segments",
 }
+# Deeper trees are refused: real predicates are shallow, and the checker, the compiler and every
+# evaluation recurse once per level, so a bound here keeps all of them far from Python's recursion limit.
+MAX_DEPTH = 64
 _LITERAL_NAMES: dict[str, n.Scalar] = {"true": True, "false": False, "null": None}
 
 _COMPARE_OPS: dict[type[ast.cmpop], n.CompareOp] = {
@@ -111,6 +114,14 @@ class _Source:
         return at + self.shift
 
 
+class _TooDeep(Exception):
+    """Raised inside the walk to abandon an absurdly nested expression at `column`."""
+
+    def __init__(self, column: int) -> None:
+        super().__init__(column)
+        self.column = column
+
+
 def suggest(name: str, choices: tuple[str, ...] | list[str]) -> str | None:
     """The closest valid name to a misspelt one, if any is close enough to be a likely typo."""
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
@@ -144,9 +155,10 @@ def parse(source: str) -> tuple[n.Node, list[ExpressionError]]:
     walker = _Walker(source, _Source(stripped, shift))
     try:
         node = walker.walk(tree.body)
-    except RecursionError:
-        return n.Invalid(0), [
-            ExpressionError("the expression is nested too deeply", source, 0, "split it into simpler parts")
+    except _TooDeep as too_deep:
+        message = f"the expression is nested more than {MAX_DEPTH} levels deep"
+        return n.Invalid(too_deep.column), [
+            ExpressionError(message, source, too_deep.column, "split it into simpler conditions")
         ]
     return node, walker.errors
 
@@ -180,12 +192,22 @@ class _Walker:
         self.source = source
         self.pos = positions
         self.errors: list[ExpressionError] = []
+        self.depth = 0
 
     def reject(self, column: int, message: str, hint: str) -> n.Invalid:
         self.errors.append(ExpressionError(message, self.source, column, hint))
         return n.Invalid(column)
 
     def walk(self, node: ast.expr) -> n.Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(self.pos.of(node))
+            return self.convert(node)
+        finally:
+            self.depth -= 1
+
+    def convert(self, node: ast.expr) -> n.Node:
         col = self.pos.of(node)
         match node:
             case ast.Constant(value=value):

@@ -152,6 +152,18 @@ def test_every_independent_problem_is_reported_in_column_order() -> None:
 def test_non_text_source_is_an_expression_error() -> None:
     with pytest.raises(ExpressionError, match="must be text"):
         compile_predicate(42)  # type: ignore[arg-type]
+    [error] = check(None)  # type: ignore[arg-type]
+    assert error.message == "an expression must be text, not NoneType"
+
+
+def test_absurd_nesting_is_refused_before_it_can_exhaust_the_stack() -> None:
+    [error] = check("not " * 70 + "true")
+    assert error.message == "the expression is nested more than 64 levels deep"
+    assert error.column == 4 * 64  # the 65th `not`
+    assert error.hint == "split it into simpler conditions"
+    # Sixty levels still compile and evaluate; a long flat `and` is one level however long it is.
+    assert compile_predicate("not " * 60 + "true")(Ctx()) is True
+    assert compile_predicate(" and ".join(["true"] * 500))(Ctx()) is True
 
 
 def _event(properties: dict[str, object]) -> Ctx:
