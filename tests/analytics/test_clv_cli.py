@@ -92,6 +92,7 @@ def test_archive_on_clickhouse_with_chart_and_traits(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     # Four customers are too few to model spend: the table says so and ranks by expected purchases.
     assert "spend not modelled" in result.output
+    assert "only 4 customers: the parameters are rough" in result.output
     assert "Top 4 customers by expected purchases" in result.output
     page = chart.read_text()
     assert (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +264,13 @@ def test_inconsistent_histories_are_refused_with_the_reason(
 ) -> None:
     with pytest.raises(ClvInputInvalid, match=message):
         fit_bgnbd(frequency, recency, T)
+
+
+@pytest.mark.parametrize("fit", [fit_bgnbd, fit_paretonbd])
+def test_histories_without_any_repeat_purchase_are_refused(fit: Callable[..., object]) -> None:
+    # Every likelihood then peaks at a boundary (purchase rate 0): there is nothing to estimate.
+    with pytest.raises(ClvInputInvalid, match="none of the 3 customers has a repeat purchase"):
+        fit([0, 0, 0], [0.0, 0.0, 0.0], [5.0, 6.0, 7.0])
 
 
 def test_gammagamma_needs_repeat_customers_with_spend() -> None:

@@ -28,6 +28,8 @@ ModelName = Literal["bgnbd", "paretonbd"]
 MODELS: Final = ("bgnbd", "paretonbd")
 MIN_SPEND_CUSTOMERS: Final = 10
 """Fewer repeat customers with a known spend than this, and spend is not modelled (value left empty)."""
+FEW_CUSTOMERS: Final = 100
+"""Fewer customers than this, and the result carries a note that the estimates are rough."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,11 @@ def analyze_clv(
     purchases = fitted.expected_purchases(horizon, x, t_x, age)
     alive = fitted.probability_alive(x, t_x, age)
     notes: list[str] = []
+    if len(summary) < FEW_CUSTOMERS:
+        notes.append(
+            f"only {len(summary)} customers: the parameters are rough, read the scores as a ranking rather "
+            "than as forecasts"
+        )
     spend_fit = _fit_spend(summary, notes)
     spend: FloatArray | None = None
     value: FloatArray | None = None

@@ -23,6 +23,7 @@ from rumbo.analytics.clv.fitting import (
     Fit,
     FloatArray,
     check_ages,
+    check_repeat_buyers,
     fold,
     histories,
     maximise,
@@ -95,6 +96,7 @@ def fit_bgnbd(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
     """
     x, t_x, age = histories(frequency, recency, T)
     check_ages(age)
+    check_repeat_buyers(x)
     scale = time_scale(age)
     folded = fold(x, t_x * scale, age * scale)
     fx, ft_x, fage = folded.columns

@@ -112,6 +112,15 @@ def check_ages(age: FloatArray) -> None:
         )
 
 
+def check_repeat_buyers(frequency: FloatArray) -> None:
+    """Raise ClvInputInvalid if nobody bought twice: then the data say nothing about purchase rates."""
+    if not np.any(frequency > 0):
+        raise ClvInputInvalid(
+            f"none of the {frequency.size} customers has a repeat purchase, so there is no purchase rate to "
+            "learn — observe a longer period (an earlier first purchase or a later --as-of)"
+        )
+
+
 def fold(*columns: FloatArray) -> Histories:
     """Collapse identical rows of the given columns into distinct rows with counts as weights."""
     stacked = np.column_stack(columns)

@@ -24,6 +24,7 @@ from rumbo.analytics.clv.fitting import (
     Fit,
     FloatArray,
     check_ages,
+    check_repeat_buyers,
     fold,
     histories,
     maximise,
@@ -91,6 +92,7 @@ def fit_paretonbd(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.Array
     """
     x, t_x, age = histories(frequency, recency, T)
     check_ages(age)
+    check_repeat_buyers(x)
     scale = time_scale(age)
     folded = fold(x, t_x * scale, age * scale)
     fx, ft_x, fage = folded.columns
