@@ -4,6 +4,8 @@ The engine emits transition, decision, suppression and conversion records as it 
 adds delivery records; ingestion adds event records. Analytics reads the same records from the archive.
 
 Times are UTC seconds since the epoch (float) in memory and `timestamp[us, UTC]` in the archive.
+Records are values: never modify one after it is made. (They are not frozen dataclasses only because the
+engine makes millions of them, and a frozen dataclass costs five times as much to construct.)
 `FIELDS` gives each record's columns and their types in one place; the archive's schemas derive from it.
 """
 
@@ -77,7 +79,7 @@ DELIVERY_STATUSES: Final = (
 FieldType = Literal["string", "int", "float", "timestamp", "json"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Transition:
     """A run moved from one node to another (from_node None on entry; to_node None on exit)."""
 
@@ -94,7 +96,7 @@ class Transition:
     variant: str | None = None  # the split arm the run is in, so every node can be read per variant
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """A decide node chose an offer: the candidates with their scores, the chosen one, the policy."""
 
@@ -110,7 +112,7 @@ class Decision:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Suppression:
     """A send that the gate held back: dropped (deferred_until None) or deferred to a later time."""
 
@@ -126,7 +128,7 @@ class Suppression:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delivery:
     """What became of one send, identified by its idempotency key."""
 
@@ -144,7 +146,7 @@ class Delivery:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Conversion:
     """A run reached its journey's goal inside the conversion window."""
 

@@ -1,4 +1,7 @@
-"""What the engine asks the runtime to do, plus the records it writes for analytics and the trace."""
+"""What the engine asks the runtime to do, plus the records it writes for analytics and the trace.
+
+Commands are values: never modify one after it is made (not frozen only because construction is hot).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from rumbo.records import Conversion, Decision, Suppression, Transition
 TimerKind = Literal["wait", "timeout", "retry"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Deliver one message. `key` is the idempotency key: journey version, node, customer, input."""
 
@@ -30,7 +33,7 @@ class Send:
     transactional: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScheduleTimer:
     customer: str
     run: str
@@ -39,14 +42,14 @@ class ScheduleTimer:
     kind: TimerKind
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelTimer:
     customer: str
     run: str
     token: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpdateProfile:
     customer: str
     set: Mapping[str, Any] = field(default_factory=dict)
@@ -56,7 +59,7 @@ class UpdateProfile:
     remove_tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EmitEvent:
     """A track event for this customer; the runtime ingests it like any other (id is its messageId)."""
 

@@ -18,7 +18,7 @@ from rumbo.journey.model import Journey, QuietHours, SendNode
 from rumbo.records import SuppressionReason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     """Approved (reason None, channel set), dropped (reason, no deferral) or deferred (reason and until)."""
 

@@ -110,8 +110,15 @@ class Customer:
     def copy(self) -> Customer:
         """A shallow copy: containers are shared until the step that owns the copy writes to them."""
         new = Customer.__new__(Customer)
-        for slot in Customer.__slots__:
-            setattr(new, slot, getattr(self, slot))
+        new.id, new.traits, new.consent, new.tags, new.segments = (
+            self.id,
+            self.traits,
+            self.consent,
+            self.tags,
+            self.segments,
+        )
+        new.runs, new.entries, new.counts, new.last = self.runs, self.entries, self.counts, self.last
+        new.sends, new.trackers, new.seq = self.sends, self.trackers, self.seq
         return new
 
     def runs_of(self, journey: str) -> list[Run]:

@@ -42,7 +42,7 @@ from rumbo.engine.commands import (
 from rumbo.engine.inputs import ApiStart, EventInput, Input, Migrate, ScheduleTick, SegmentChange, TimerFired
 from rumbo.engine.localtime import next_window_start, on_local_day_at, parse_time
 from rumbo.engine.policy import Policy
-from rumbo.engine.rand import key, seed, unit
+from rumbo.engine.rand import key, key4, seed, unit
 from rumbo.engine.state import Customer, Run
 from rumbo.errors import IllegalInput, RunawayJourney
 from rumbo.expr import Expression
@@ -169,7 +169,8 @@ class _Ctx:
         self.consent: Mapping[str, bool] = customer.consent
         self.tags: AbstractSet[str] = customer.tags
         self.segments: AbstractSet[str] = customer.segments
-        self.timezone = customer.timezone or tz
+        zone = customer.traits.get("timezone")
+        self.timezone = zone if isinstance(zone, str) else tz
 
     def count(self, event: str, since: float | None) -> int:
         times = self._customer.counts.get(event, ())
@@ -180,11 +181,26 @@ class _Ctx:
 
 
 class _Step:
+    __slots__ = (
+        "c",
+        "ctx",
+        "engine",
+        "input_id",
+        "inp",
+        "now",
+        "out",
+        "owned",
+        "owned_runs",
+        "pending",
+        "policy",
+        "stats",
+        "steps",
+    )
+
     def __init__(self, engine: Engine, customer: Customer, inp: Input, now: float, stats: OfferStats) -> None:
         self.engine = engine
         self.policy = engine.policy
         self.c = customer.copy()
-        self.c.runs = dict(customer.runs)
         self.owned: set[str] = set()
         self.owned_runs: set[str] = set()
         self.inp = inp
@@ -202,16 +218,20 @@ class _Step:
     def own(self, field: str) -> Any:
         if field not in self.owned:
             self.owned.add(field)
-            value = getattr(self.c, field)
-            setattr(self.c, field, dict(value) if isinstance(value, dict) else value)
-            self.ctx = _Ctx(self.c, self.ctx.event, self.now, self.policy.default_timezone)
+            value = dict(getattr(self.c, field))
+            setattr(self.c, field, value)
+            if field == "traits":
+                self.ctx.traits = value
+                self.ctx.timezone = self.c.timezone or self.policy.default_timezone
+            elif field == "consent":
+                self.ctx.consent = value
         return getattr(self.c, field)
 
     def own_run(self, run: Run) -> Run:
         if run.id in self.owned_runs:
             return self.c.runs[run.id]
         mine = run.clone()
-        self.c.runs[run.id] = mine
+        self.own("runs")[run.id] = mine
         self.owned_runs.add(run.id)
         return mine
 
@@ -450,8 +470,10 @@ class _Step:
     # ---- running nodes -----------------------------------------------------------------------------
     def enter(self, journey: Journey, node: str) -> None:
         c = self.c
-        if not journey.concurrent_runs and any(r.journey == journey.id for r in c.runs.values()):
-            return
+        if not journey.concurrent_runs:
+            for other in c.runs.values():
+                if other.journey == journey.id:
+                    return
         times, last_at = c.entries.get(journey.id, (0, 0.0))
         rule = journey.reentry
         if times and (
@@ -462,13 +484,13 @@ class _Step:
             return
         self.own("entries")[journey.id] = (times + 1, self.now)
         run = Run(
-            "r" + key(journey.id, c.id, self.input_id, node, size=10),
+            "r" + key4(journey.id, c.id, self.input_id, node, size=6),
             journey.id,
             journey.version,
             node,
             self.now,
         )
-        c.runs[run.id] = run
+        self.own("runs")[run.id] = run
         self.owned_runs.add(run.id)
         self.out.append(
             Transition(
@@ -526,7 +548,7 @@ class _Step:
                 run.variant,
             )
         )
-        del self.c.runs[run.id]
+        del self.own("runs")[run.id]
         self.pending = [p for p in self.pending if p[0].id != run.id]
         goal = journey.goal
         if goal and not converted and not (run.vars and run.vars.get("converted")):

@@ -1,0 +1,193 @@
+"""Engine throughput and memory: 50 live journeys, 100,000 customers, each event matching ~3 journeys.
+
+Prints inputs/s of the engine and of a floor measured in the same run — a loop that only decodes the same
+events (orjson), looks up the triggers for the event's name in a dict and updates a per-customer dict —
+their ratio, and the bytes a waiting run adds to a customer's state.
+
+Two workloads: *steady* — customers already have history (a first pass over other events, untimed, puts
+them into journeys), which is what a live workspace sees; *first contact* — every customer is new, so most
+events start runs, the engine's heaviest path.
+
+    .venv/bin/python bench/engine.py [--events 300000] [--customers 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from rumbo.engine.inputs import EventInput
+from rumbo.engine.policy import Policy
+from rumbo.engine.state import Customer
+from rumbo.engine.step import Engine
+from rumbo.journey.build import build_journey
+from rumbo.journey.document import Document
+from rumbo.journey.model import Journey
+
+JOURNEYS = 50
+T0 = 1_772_438_400.0
+
+
+def names() -> list[str]:
+    return [f"event_{i}" for i in range(JOURNEYS)]
+
+
+def make_journeys() -> list[Journey]:
+    """Journey k enters on event k, waits for event k+1, converts on event k+2: every name matches 3."""
+    events = names()
+    out = []
+    for k in range(JOURNEYS):
+        doc: dict[str, Any] = {
+            "journey": f"j{k}",
+            "priority": 10 + k,
+            "events": {e: {"properties": {"value": "number"}} for e in events},
+            "entry": {"event": events[k], "where": "event.properties.value > 20"},
+            "reentry": {"cooldown": "7d"},
+            "goal": {"event": events[(k + 2) % JOURNEYS], "within": "14d"},
+            "nodes": {
+                "watch": {
+                    "wait_for": {"event": events[(k + 1) % JOURNEYS], "timeout": "3d"},
+                    "next": {"happened": "hello", "timed_out": "end"},
+                },
+                "hello": {"send": {"channel": "email", "template": f"t{k}"}, "next": "end"},
+                "end": {"exit": {}},
+            },
+        }
+        out.append(build_journey(Document(doc, f"j{k}.yaml")))
+    return out
+
+
+def make_events(count: int, customers: int, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    events = names()
+    lines = []
+    for i in range(count):
+        lines.append(
+            orjson.dumps(
+                {
+                    "type": "track",
+                    "messageId": f"m{i}",
+                    "event": events[rng.randrange(JOURNEYS)],
+                    "userId": f"u{rng.randrange(customers)}",
+                    "timestamp": T0 + i * 0.5,
+                    "properties": {"value": rng.randrange(100)},
+                }
+            )
+        )
+    return lines
+
+
+def run_engine(engine: Engine, lines: list[bytes], customers: dict[str, Customer]) -> None:
+    step = engine.step
+    for line in lines:
+        message = orjson.loads(line)
+        who = message["userId"]
+        customer = customers.get(who)
+        if customer is None:
+            customer = customers[who] = Customer(who, {"email": f"{who}@example.com"}, {"email": True})
+        at = message["timestamp"]
+        customers[who] = step(
+            customer, EventInput(message["messageId"], message["event"], at, message), at
+        ).customer
+
+
+def run_floor(triggers: dict[str, list[str]], lines: list[bytes], state: dict[str, dict[str, int]]) -> None:
+    for line in lines:
+        message = orjson.loads(line)
+        matched = triggers.get(message["event"], ())
+        customer = state.get(message["userId"])
+        if customer is None:
+            customer = state[message["userId"]] = {}
+        for journey in matched:
+            customer[journey] = customer.get(journey, 0) + 1
+
+
+def timed(fn: Callable[[], None]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def deep_size(obj: object, seen: set[int]) -> int:
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    size = sys.getsizeof(obj)
+    if isinstance(obj, dict):
+        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
+    elif isinstance(obj, tuple | list | set | frozenset):
+        size += sum(deep_size(v, seen) for v in obj)
+    elif hasattr(obj, "__slots__"):
+        size += sum(deep_size(getattr(obj, s), seen) for s in obj.__slots__ if hasattr(obj, s))
+    return size
+
+
+def bytes_per_waiting_run(engine: Engine, customers: int) -> tuple[float, float]:
+    """Bytes one waiting run adds to a customer's state (the run, its id and times, its slot in the runs
+    dict), and bytes of the entry history kept for re-entry rules, averaged over `customers` customers."""
+    journey = engine.live["j0"]
+    base = [Customer(f"u{i}", {"email": f"u{i}@example.com"}, {"email": True}) for i in range(customers)]
+    waiting = [
+        engine.step(c, EventInput(f"m{i}", "event_0", T0, {"properties": {"value": 50}}), T0).customer
+        for i, c in enumerate(base)
+    ]
+    assert all(len(c.runs) == 1 and next(iter(c.runs.values())).node == "watch" for c in waiting)
+    shared: set[int] = set()
+    deep_size(journey, shared)  # the journey and interned names are shared by every run, not per run
+    for name in ("watch", "j0"):
+        shared.add(id(name))
+    runs = sum(deep_size(c.runs, set(shared)) - deep_size(b.runs, set(shared)) for b, c in zip(base, waiting))
+    entries = sum(
+        deep_size(c.entries, set(shared)) - deep_size(b.entries, set(shared)) for b, c in zip(base, waiting)
+    )
+    return runs / customers, entries / customers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    args = parser.parse_args()
+    journeys = make_journeys()
+    engine = Engine(journeys, Policy(quiet_hours=None))
+    matches = [
+        len([j for j in journeys if name in j.entry_events() | j.listened_events()]) for name in names()
+    ]
+    lines = make_events(args.events, args.customers)
+    triggers: dict[str, list[str]] = {}
+    for journey in journeys:
+        for name in journey.entry_events() | journey.listened_events():
+            triggers.setdefault(name, []).append(journey.id)
+    cold: dict[str, Customer] = {}
+    cold_seconds = timed(lambda: run_engine(engine, lines, cold))
+    warm: dict[str, Customer] = {}
+    run_engine(engine, make_events(args.events, args.customers, seed=2), warm)  # history, untimed
+    steady_seconds = timed(lambda: run_engine(engine, lines, warm))
+    floor_seconds = timed(lambda: run_floor(triggers, lines, {}))
+    steady, first, floor = (args.events / s for s in (steady_seconds, cold_seconds, floor_seconds))
+    waiting = sum(len(c.runs) for c in warm.values())
+    run_bytes, entry_bytes = bytes_per_waiting_run(engine, min(args.customers, 20_000))
+    print(
+        f"journeys live          {len(journeys)} (each event name matches {min(matches)}–{max(matches)} journeys)"
+    )
+    print(f"customers              {len(warm):,}; runs waiting at the end {waiting:,}")
+    print(f"floor                  {floor:,.0f} inputs/s (decode + trigger lookup + dict update)")
+    print(f"engine, steady         {steady:,.0f} inputs/s; / floor = {steady / floor:.2f}")
+    print(f"engine, first contact  {first:,.0f} inputs/s; / floor = {first / floor:.2f}")
+    print("  targets: >= 100,000 inputs/s and >= 0.33 of the floor")
+    print(
+        f"waiting run            {run_bytes:.0f} bytes (target <= 300); entry history +{entry_bytes:.0f} bytes "
+        "per customer and journey"
+    )
+
+
+if __name__ == "__main__":
+    main()
