@@ -144,7 +144,8 @@ def bytes_per_waiting_run(engine: Engine, customers: int) -> tuple[float, float]
     deep_size(journey, shared)  # the journey and interned names are shared by every run, not per run
     for name in ("watch", "j0"):
         shared.add(id(name))
-    runs = sum(deep_size(c.runs, set(shared)) - deep_size(b.runs, set(shared)) for b, c in zip(base, waiting))
+    pairs = list(zip(base, waiting, strict=True))
+    runs = sum(deep_size(c.runs, set(shared)) - deep_size(b.runs, set(shared)) for b, c in pairs)
     entries = sum(
         deep_size(c.entries, set(shared)) - deep_size(b.entries, set(shared)) for b, c in zip(base, waiting)
     )
