@@ -146,9 +146,7 @@ def bytes_per_waiting_run(engine: Engine, customers: int) -> tuple[float, float]
         shared.add(id(name))
     pairs = list(zip(base, waiting, strict=True))
     runs = sum(deep_size(c.runs, set(shared)) - deep_size(b.runs, set(shared)) for b, c in pairs)
-    entries = sum(
-        deep_size(c.entries, set(shared)) - deep_size(b.entries, set(shared)) for b, c in zip(base, waiting)
-    )
+    entries = sum(deep_size(c.entries, set(shared)) - deep_size(b.entries, set(shared)) for b, c in pairs)
     return runs / customers, entries / customers
 
 
@@ -177,7 +175,7 @@ def main() -> None:
     waiting = sum(len(c.runs) for c in warm.values())
     run_bytes, entry_bytes = bytes_per_waiting_run(engine, min(args.customers, 20_000))
     print(
-        f"journeys live          {len(journeys)} (each event name matches {min(matches)}–{max(matches)} journeys)"
+        f"journeys live          {len(journeys)} (each event matches {min(matches)}–{max(matches)} journeys)"
     )
     print(f"customers              {len(warm):,}; runs waiting at the end {waiting:,}")
     print(f"floor                  {floor:,.0f} inputs/s (decode + trigger lookup + dict update)")
@@ -185,7 +183,7 @@ def main() -> None:
     print(f"engine, first contact  {first:,.0f} inputs/s; / floor = {first / floor:.2f}")
     print("  targets: >= 100,000 inputs/s and >= 0.33 of the floor")
     print(
-        f"waiting run            {run_bytes:.0f} bytes (target <= 300); entry history +{entry_bytes:.0f} bytes "
+        f"waiting run            {run_bytes:.0f} bytes (target <= 300); entry history {entry_bytes:.0f} B "
         "per customer and journey"
     )
 
