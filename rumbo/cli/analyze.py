@@ -17,3 +17,7 @@ analyze.add_command(clv)
 from rumbo.cli.analyze_experiment import experiment  # noqa: E402
 
 analyze.add_command(experiment)
+
+from rumbo.cli.analyze_attribution import attribution  # noqa: E402
+
+analyze.add_command(attribution)

@@ -143,12 +143,16 @@ def test_shapley_on_two_channels_solved_by_hand() -> None:
         [["A"], ["B"], ["A", "B"], ["B", "A"]], conversions=[10, 20, 25, 15], nulls=[90, 80, 25, 35]
     )
     credit = shapley_attribution(paths)
-    assert list(credit.detail["shapley_value"]) == pytest.approx([0.15, 0.25])
     assert _credit(paths, credit.conversions) == pytest.approx({"A": 25.0, "B": 45.0})
+    # Reported Shapley value: each customer's own game (the keys they touched), averaged over the 300:
+    # A (100·0.1 + 100·0 + 100·0.15) / 300 = 25/300, B (100·0 + 100·0.2 + 100·0.25) / 300 = 45/300;
+    # together the conversion rate of these customers, 70/300.
+    assert list(credit.detail["shapley_value"]) == pytest.approx([25 / 300, 45 / 300])
 
 
 def test_shapley_on_three_channels_solved_by_hand() -> None:
     # Rates: {a} 0.1, {b} 0.1, {c} 0, {a,b} 0.3, {a,c} 0.2, {b,c} 0.1, {a,b,c} 0.6 (100 customers each).
+    # In the game over all three keys:
     # φ_a = 1/3(0.1) + 1/6(0.3 - 0.1) + 1/6(0.2 - 0) + 1/3(0.6 - 0.1) = 0.2666…
     # φ_b = 1/3(0.1) + 1/6(0.3 - 0.1) + 1/6(0.1 - 0) + 1/3(0.6 - 0.2) = 0.2166…
     # φ_c = 1/3(0)   + 1/6(0.2 - 0.1) + 1/6(0.1 - 0.1) + 1/3(0.6 - 0.3) = 0.1166…  (sum 0.6)
@@ -156,7 +160,6 @@ def test_shapley_on_three_channels_solved_by_hand() -> None:
     conv = [10, 10, 0, 30, 20, 10, 60]
     paths = PathSet.from_sequences(sets, conversions=conv, nulls=[100 - c for c in conv])
     credit = shapley_attribution(paths)
-    assert list(credit.detail["shapley_value"]) == pytest.approx([0.8 / 3, 0.65 / 3, 0.35 / 3])
     # {a,b,c}'s 60 conversions split 0.2667 : 0.2167 : 0.1167 of 0.6 -> 26.67, 21.67, 11.67.
     # {a,b} (rate 0.3): restricted φ_a = ½(0.1) + ½(0.3 - 0.1) = 0.15 = φ_b -> 15 each.
     # {a,c} (0.2): φ_a = ½(0.1) + ½(0.2) = 0.15, φ_c = ½(0) + ½(0.1) = 0.05 -> a 15, c 5.
@@ -164,6 +167,8 @@ def test_shapley_on_three_channels_solved_by_hand() -> None:
     expected = {"a": 10 + 15 + 15 + 80 / 3, "b": 10 + 15 + 10 + 65 / 3, "c": 5 + 35 / 3}
     assert _credit(paths, credit.conversions) == pytest.approx(expected)
     assert credit.conversions.sum() == pytest.approx(sum(conv))
+    # Averaged over the 700 customers, each in the game of the keys they touched.
+    assert list(credit.detail["shapley_value"]) == pytest.approx([expected[k] / 700 for k in "abc"])
 
 
 def test_shapley_refuses_too_many_keys() -> None:

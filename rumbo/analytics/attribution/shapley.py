@@ -87,8 +87,14 @@ def shapley_attribution(paths: PathSet) -> Credit:
     share = np.divide(restricted, worth[None, :], out=np.zeros_like(restricted), where=worth[None, :] > 0)
     credit_conversions: FloatArray = (share @ conversions).astype(np.float64)
     credit_values: FloatArray = (share @ values).astype(np.float64)
+    # A key's Shapley value as reported: its contribution to each customer's conversion probability in the
+    # game of the keys that customer had, averaged over customers. These add up to the conversion rate of
+    # the customers read; the value of the full game over all keys would rest on the few (often no)
+    # customers who touched every key.
+    total_customers = customers.sum()
+    mean_value = (restricted @ customers) / total_customers if total_customers > 0 else np.zeros(n)
     return Credit(
         credit_conversions,
         credit_values,
-        detail={"shapley_value": restricted[:, size - 1]},
+        detail={"shapley_value": np.asarray(mean_value, dtype=np.float64)},
     )
