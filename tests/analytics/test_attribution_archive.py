@@ -232,3 +232,17 @@ def test_unknown_model_and_key_are_clear_errors(archive: Archive) -> None:
         attribute(open_engine(archive), "magic")
     with pytest.raises(AnalyticsError, match="cannot attribute by 'device'"):
         attribute(open_engine(archive), "last", by="device")
+
+
+def test_an_empty_archive_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AnalyticsError, match="no touchpoints by channel and no conversion records"):
+        attribute(open_engine(Archive(tmp_path)), "markov")
+
+
+@pytest.mark.parametrize("model", ["markov", "shapley", "linear"])
+def test_touchpoints_without_any_conversion_get_no_credit(tmp_path: Path, model: str) -> None:
+    archive = Archive(tmp_path)
+    archive.append("event", [_event("c1", 0, "web"), _event("c1", 1, "email"), _event("c2", 0, "paid")])
+    result = attribute(open_engine(archive), model)
+    assert _credit(result) == {"web": 0.0, "email": 0.0, "paid": 0.0}
+    assert result.paths == 2

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 MODELS: Final = (*HEURISTIC_MODELS, "markov", "shapley")
 
 
+class NoPaths(AnalyticsError):
+    """The archive holds nothing to attribute: no touchpoints and no conversions."""
+
+
 @dataclass(frozen=True)
 class AttributionResult:
     """Credit per key under one model, with the totals it was shared from."""
@@ -152,6 +156,12 @@ def attribute(
     if model not in MODELS:
         raise AnalyticsError(f"unknown attribution model {model!r}; choose one of {', '.join(MODELS)}")
     paths = paths_from_archive(engine, by=by, window=window, conversion_event=conversion_event, goal=goal)
+    if paths.size == 0 and paths.unattributed_conversions == 0:
+        source = f"{conversion_event!r} events" if conversion_event else "conversion records"
+        raise NoPaths(
+            f"the archive has no touchpoints by {by} and no {source} — check --archive, or import events "
+            "with a channel (and conversions, or name a conversion event with --conversion-event)"
+        )
     result = attribute_paths(paths, model, by=by, order=order, half_life=half_life, keep_repeats=keep_repeats)
     result.parameters.update(
         {"engine": engine.name, "window_seconds": window, "conversion_event": conversion_event, "goal": goal}

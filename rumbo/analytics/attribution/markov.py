@@ -104,7 +104,9 @@ def _count_transitions(
 ) -> sp.csr_matrix:
     """Weighted transition counts as a sparse matrix; one bincount when the dense matrix would be small."""
     if rows * columns <= _TABLE_LIMIT:
-        flat = np.bincount(from_states * columns + to_states, weights, minlength=rows * columns)
+        flat = np.bincount(from_states * columns + to_states, weights, minlength=rows * columns).astype(
+            np.float64
+        )
         return sp.csr_matrix(flat.reshape(rows, columns))
     return sp.csr_matrix((weights, (from_states, to_states)), shape=(rows, columns))
 
