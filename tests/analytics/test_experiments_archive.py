@@ -86,7 +86,7 @@ def _records(with_decisions: bool) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _archive(root: Path, with_decisions: bool) -> Archive:
+def build_archive(root: Path, with_decisions: bool) -> Archive:
     archive = Archive(root)
     for kind, rows in _records(with_decisions).items():
         if rows:
@@ -96,7 +96,7 @@ def _archive(root: Path, with_decisions: bool) -> Archive:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
-    return _archive(tmp_path_factory.mktemp("experiments"), with_decisions=True)
+    return build_archive(tmp_path_factory.mktemp("experiments"), with_decisions=True)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -123,7 +123,7 @@ def test_both_engines_give_the_same_numbers(archive: Archive) -> None:
 
 
 def test_transitions_stand_in_when_the_archive_has_no_split_decisions(tmp_path: Path) -> None:
-    archive = _archive(tmp_path, with_decisions=False)
+    archive = build_archive(tmp_path, with_decisions=False)
     for engine in ENGINES:
         result = analyse_experiments(open_engine(archive, engine))
         counts = {(s.journey, a.variant): (a.runs, a.conversions) for s in result.splits for a in s.arms}

@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from rumbo.cli.main import main
-from tests.analytics.test_experiments_archive import EXAMPLES, _archive
+from tests.analytics.test_experiments_archive import EXAMPLES, build_archive
 
 
 @pytest.fixture(scope="module")
 def archive_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("experiment-cli")
-    _archive(root, with_decisions=True)
+    build_archive(root, with_decisions=True)
     return root
 
 
