@@ -29,7 +29,7 @@ def _naive_daily_z_rejects(xc: np.ndarray, xt: np.ndarray, n: np.ndarray) -> np.
     pooled = (xc + xt) / (2 * n)
     se = np.sqrt(pooled * (1 - pooled) * (2 / n))
     z = np.where(se > 0, (xt / n - xc / n) / np.where(se > 0, se, 1), 0.0)
-    return np.any(np.abs(z) > 1.959964, axis=1)
+    return np.asarray(np.any(np.abs(z) > 1.959964, axis=1), dtype=bool)
 
 
 def test_daily_peeking_inflates_the_z_test_but_not_the_msprt() -> None:

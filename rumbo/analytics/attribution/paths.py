@@ -81,9 +81,9 @@ class PathSet:
     def from_sequences(
         cls,
         paths: Sequence[Sequence[str]],
-        conversions: Sequence[float],
-        nulls: Sequence[float] | None = None,
-        values: Sequence[float] | None = None,
+        conversions: npt.ArrayLike,
+        nulls: npt.ArrayLike | None = None,
+        values: npt.ArrayLike | None = None,
         ages: Sequence[Sequence[float]] | None = None,
     ) -> PathSet:
         """Paths given as lists of key names — convenient for small data and for tests."""
