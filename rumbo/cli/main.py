@@ -6,6 +6,7 @@ import click
 
 from rumbo import __version__
 from rumbo.cli.analyze import analyze
+from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
 
 
@@ -15,5 +16,6 @@ def main() -> None:
     """rumbo: customer journey orchestration."""
 
 
+main.add_command(demo)
 main.add_command(journey)
 main.add_command(analyze)
