@@ -114,7 +114,7 @@ def test_markov_refuses_order_four() -> None:
         markov_attribution(PathSet.from_sequences([["a"]], [1]), order=4)
 
 
-def test_markov_large_chain_uses_the_sparse_solver_and_agrees_with_dense() -> None:
+def test_markov_credit_adds_up_and_repeating_every_path_changes_nothing_but_scale() -> None:
     # 12 keys at order 2 give more than 100 states; credit must still add up to the conversions, and
     # splitting the same customers into duplicate paths must not change anything.
     rng = np.random.default_rng(3)
@@ -199,3 +199,20 @@ def test_without_repeats_merges_runs_of_one_key() -> None:
     paths = PathSet.from_sequences([["web", "web", "email", "web"], ["sms", "sms"]], conversions=[1, 0])
     merged = paths.without_repeats()
     assert [merged.path(0), merged.path(1)] == [["web", "email", "web"], ["sms"]]
+
+
+def test_markov_with_many_keys_merges_paths_first_and_gets_the_same_chain() -> None:
+    # 160 keys at order 3 allow 161³ > 4 million states: paths are merged before the states are sorted.
+    # The removal effects must equal those of the chain counted from the unmerged paths.
+    rng = np.random.default_rng(11)
+    keys = [f"k{i:03d}" for i in range(160)]
+    seqs = [[keys[j] for j in rng.integers(0, 8, size=rng.integers(1, 5))] for _ in range(400)]
+    seqs += [[keys[j] for j in rng.integers(0, 160, size=2)] for _ in range(100)]
+    conv = rng.integers(0, 2, size=len(seqs))
+    paths = PathSet.from_sequences(
+        seqs + seqs, np.concatenate([conv, conv]), np.concatenate([1 - conv, 1 - conv])
+    )
+    credit = markov_attribution(paths, order=3)
+    _, unmerged = removal_effects(fit_chain(paths, order=3), len(paths.keys))
+    assert list(credit.detail["removal_effect"]) == pytest.approx(list(unmerged))
+    assert credit.conversions.sum() == pytest.approx(2 * conv.sum())

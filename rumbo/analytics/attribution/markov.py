@@ -12,8 +12,11 @@ transitions into conversion; rumbo solves it (sparse LU) once for the full chain
 of simulating random walks as some tools do, so the figures are exact and identical on every run. Credit:
 total conversions × removal effect / sum of removal effects (and the same for value).
 
-Counting is vectorised: identical paths are merged first (`PathSet.collapse`), each touchpoint's state is an
-integer built from its last k codes, and transitions are counted with one sparse matrix construction.
+Counting is vectorised and linear in the number of touchpoints: each touchpoint's state is an integer
+built from its last k codes, states are numbered through a presence table, and transitions are counted
+with weighted `numpy.bincount`s. Merging identical paths first (`PathSet.collapse`) costs a sort, so it is
+done only when naming the states needs a sort anyway (more than `_TABLE_LIMIT` possible states): then the
+sort runs over the distinct paths' touchpoints instead of all of them. Either way the chain is the same.
 """
 
 from __future__ import annotations
@@ -31,8 +34,6 @@ from rumbo.analytics.attribution.paths import FloatArray, IntArray, PathSet
 from rumbo.errors import AnalyticsError
 
 MAX_ORDER: Final = 3
-# Below this many states a dense solve is faster than building a sparse factorisation.
-_DENSE_LIMIT: Final = 400
 # Up to this many cells, counting into a dense table beats sorting (4M cells is 32 MB of float64).
 _TABLE_LIMIT: Final = 4_000_000
 
@@ -57,13 +58,11 @@ class MarkovChain:
         if removed is not None:
             keep[self.contains[:, removed]] = 0.0
         # A removed state leads nowhere but null: zero its row of Q and its entry of r.
-        scale = sp.diags(keep)
-        q = scale @ self.q
+        # Sparse LU (SuperLU) at every size: it runs on one thread, where a dense solve calls a threaded BLAS
+        # that, on a busy machine, spends far longer waiting for its threads than solving.
         r = keep * self.r
-        if n <= _DENSE_LIMIT:
-            x = np.linalg.solve(np.eye(n) - q.toarray(), r)
-        else:
-            x = spla.spsolve((sp.identity(n, format="csc") - q).tocsc(), r)
+        q = sp.diags(keep) @ self.q
+        x = np.atleast_1d(spla.spsolve((sp.identity(n, format="csc") - q).tocsc(), r))
         return float(x[0])
 
 
@@ -83,64 +82,65 @@ def _state_codes(paths: PathSet, order: int) -> IntArray:
     return state
 
 
-def _compact(raw: IntArray, live: npt.NDArray[np.bool_], bound: int) -> tuple[IntArray, IntArray]:
-    """The distinct raw state codes among live touches, and each touch's state index (1-based; 0 = start).
+def _compact(raw: IntArray, bound: int) -> tuple[IntArray, IntArray]:
+    """The distinct raw state codes, and each touch's state index (1-based; 0 is the start state).
 
     When the codes are bounded by a small number, a presence table replaces the sort np.unique would do.
     """
-    state = np.full(raw.size, -1, dtype=np.int64)
     if bound <= _TABLE_LIMIT:
-        present = np.bincount(raw[live], minlength=bound) > 0
+        present = np.bincount(raw, minlength=bound) > 0
         lookup = np.cumsum(present)  # 1-based index of each present code
-        state[live] = lookup[raw[live]]
-        return np.flatnonzero(present).astype(np.int64), state
-    distinct, compact = np.unique(raw[live], return_inverse=True)
-    state[live] = compact.reshape(-1) + 1
-    return distinct.astype(np.int64), state
+        return np.flatnonzero(present).astype(np.int64), lookup[raw].astype(np.int64)
+    distinct, compact = np.unique(raw, return_inverse=True)
+    return distinct.astype(np.int64), compact.reshape(-1).astype(np.int64) + 1
 
 
-def _count_transitions(
-    from_states: IntArray, to_states: IntArray, weights: FloatArray, rows: int, columns: int
-) -> sp.csr_matrix:
-    """Weighted transition counts as a sparse matrix; one bincount when the dense matrix would be small."""
+Transitions = tuple[IntArray, IntArray, FloatArray]  # from states, to states, weights
+
+
+def _count_transitions(groups: list[Transitions], rows: int, columns: int) -> sp.csr_matrix:
+    """Weighted transition counts as a sparse matrix; bincounts into a dense table when that is small."""
     if rows * columns <= _TABLE_LIMIT:
-        flat = np.bincount(from_states * columns + to_states, weights, minlength=rows * columns).astype(
-            np.float64
-        )
+        flat = np.zeros(rows * columns)
+        for from_states, to_states, weights in groups:
+            flat += np.bincount(from_states * columns + to_states, weights, minlength=rows * columns)
         return sp.csr_matrix(flat.reshape(rows, columns))
-    return sp.csr_matrix((weights, (from_states, to_states)), shape=(rows, columns))
+    from_all = np.concatenate([np.broadcast_to(g[0], g[2].shape) for g in groups])
+    to_all = np.concatenate([np.broadcast_to(g[1], g[2].shape) for g in groups])
+    weights_all = np.concatenate([g[2] for g in groups])
+    return sp.csr_matrix((weights_all, (from_all, to_all)), shape=(rows, columns))
 
 
 def fit_chain(paths: PathSet, order: int = 1) -> MarkovChain:
-    """Count the transitions of `paths` into a chain of the given order."""
+    """Count the transitions of `paths` into a chain of the given order.
+
+    Every count is a weighted bincount over all touchpoints at once; a path's weight is its number of
+    customers (conversions + non-conversions), so merged and unmerged paths give the same chain.
+    """
     if not 1 <= order <= MAX_ORDER:
         raise AnalyticsError(f"Markov order {order!r} is not supported — choose 1, 2 or 3")
     if (len(paths.keys) + 1) ** order >= 2**62:
         raise AnalyticsError(f"{len(paths.keys)} keys are too many for a chain of order {order}")
     weight = paths.conversions + paths.nulls
     lengths = paths.lengths
-    live = (weight > 0) & (lengths > 0)
-    touch_live = np.repeat(live, lengths)
-    raw_state = _state_codes(paths, order)
-    distinct, state = _compact(raw_state, touch_live, (len(paths.keys) + 1) ** order)
+    distinct, state = _compact(_state_codes(paths, order), (len(paths.keys) + 1) ** order)
     n = distinct.size + 1
     conv_state, null_state = n, n + 1
 
-    starts = paths.offsets[:-1][live]
-    ends = paths.offsets[1:][live] - 1
-    # Transitions within paths: every touch except a path's last goes to the next touch.
-    is_end = np.zeros(paths.codes.size, dtype=bool)
-    is_end[ends] = True
-    inner = np.flatnonzero(touch_live & ~is_end)
-    touch_weight = np.repeat(weight, lengths)
-    from_states = np.concatenate(
-        [np.zeros(starts.size, dtype=np.int64), state[inner], state[ends], state[ends]]
-    )
-    to_states = np.concatenate(
-        [state[starts], state[inner + 1], np.full(ends.size, conv_state), np.full(ends.size, null_state)]
-    )
-    weights = np.concatenate([weight[live], touch_weight[inner], paths.conversions[live], paths.nulls[live]])
-    counts = _count_transitions(from_states, to_states, weights, n, n + 2)
+    filled = lengths > 0
+    starts = paths.offsets[:-1][filled]
+    ends = paths.offsets[1:][filled] - 1
+    # Each touch goes to the next one, except across the boundary from one path's end to the next start.
+    pair_weight = np.repeat(weight, lengths)[:-1]
+    pair_weight[ends[ends < pair_weight.size]] = 0.0
+    end_states = state[ends]
+    groups: list[Transitions] = [
+        (state[:-1], state[1:], pair_weight),
+        (np.zeros(starts.size, dtype=np.int64), state[starts], weight[filled]),
+        (end_states, np.full(ends.size, conv_state, dtype=np.int64), paths.conversions[filled]),
+        (end_states, np.full(ends.size, null_state, dtype=np.int64), paths.nulls[filled]),
+    ]
+    counts = _count_transitions(groups, n, n + 2)
     totals = np.asarray(counts.sum(axis=1)).reshape(-1)
     inverse_totals = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
     probabilities = sp.csr_matrix(sp.diags(inverse_totals) @ counts)
@@ -171,14 +171,14 @@ def removal_effects(chain: MarkovChain, keys: int) -> tuple[float, FloatArray]:
 
 def markov_attribution(paths: PathSet, order: int = 1) -> Credit:
     """Credit per key from the removal effects of a Markov chain of `order` fitted to `paths`."""
-    merged = paths.collapse()
-    chain = fit_chain(merged, order)
+    counted = paths.collapse() if (len(paths.keys) + 1) ** order > _TABLE_LIMIT else paths
+    chain = fit_chain(counted, order)
     k = len(paths.keys)
     probability, effects = removal_effects(chain, k)
     total = effects.sum()
     share = effects / total if total > 0 else np.zeros(k)
-    conversions = share * float(merged.conversions.sum())
-    values = share * float(merged.values.sum())
+    conversions = share * float(counted.conversions.sum())
+    values = share * float(counted.values.sum())
     return Credit(
         conversions,
         values,
