@@ -67,8 +67,8 @@ def funnel_sql(steps: Sequence[str], within: float, by: str | None) -> str:
     within_us = int(within * 1_000_000)
     ctes = [
         f"""s1 AS (
-  SELECT e.customer, min(e."timestamp") AS first_at, arg_min({segment_expression(by)}, e."timestamp") AS segment,
-         min(e."timestamp") AS reached_at
+  SELECT e.customer, min(e."timestamp") AS first_at, min(e."timestamp") AS reached_at,
+         arg_min({segment_expression(by)}, e."timestamp") AS segment
   FROM event e WHERE e.event = {literal(steps[0])} AND e.customer IS NOT NULL
   GROUP BY e.customer
 )"""

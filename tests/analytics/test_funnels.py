@@ -102,5 +102,5 @@ def test_both_engines_agree_and_bad_requests_say_what_to_do(archive: Archive) ->
     engine = open_engine(archive)
     with pytest.raises(FunnelInvalid, match="at least two steps"):
         funnel(engine, ["view"], within=WEEK)
-    with pytest.raises(FunnelInvalid, match="properties.<key>"):
+    with pytest.raises(FunnelInvalid, match=r"properties\.<key>"):
         funnel(engine, ["view", "cart"], within=WEEK, by="colour")
