@@ -65,17 +65,23 @@ def discounted_expected_purchases(
     units_per_year = DAYS_PER_YEAR / unit_days
     log_factor = -math.log1p(annual_discount_rate) / units_per_year
     edges = np.append(np.arange(1.0, math.ceil(horizon)), horizon)
-    total: FloatArray | None = None
-    previous: FloatArray | None = None
-    # One step at a time keeps memory at one vector per customer however long the horizon.
+    # Predictions depend on the history only, and many customers share one: compute each distinct history
+    # once per step, then hand the results back to every customer.
+    columns = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(frequency, dtype=np.float64)),
+        np.atleast_1d(np.asarray(recency, dtype=np.float64)),
+        np.atleast_1d(np.asarray(T, dtype=np.float64)),
+    )
+    distinct, owner = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
+    x, t_x, age = distinct[:, 0], distinct[:, 1], distinct[:, 2]
+    total = np.zeros(len(distinct))
+    previous = np.zeros(len(distinct))
+    # One step at a time keeps memory at one vector per history however long the horizon.
     for edge in edges:
-        cumulative = model.expected_purchases(edge, frequency, recency, T)
-        step = cumulative if previous is None else cumulative - previous
-        discounted = step * math.exp(log_factor * edge)
-        total = discounted if total is None else total + discounted
+        cumulative = model.expected_purchases(edge, x, t_x, age)
+        total += (cumulative - previous) * math.exp(log_factor * edge)
         previous = cumulative
-    assert total is not None  # edges always holds the horizon itself
-    return total
+    return np.asarray(total[owner.reshape(-1)], dtype=np.float64)
 
 
 def expected_value(
