@@ -183,6 +183,10 @@ def clickhouse_sql(sql: str, sources: dict[str, str]) -> str:
             node.expression, exp.JSONPath
         ):
             return _json_value(node.this, node.expression.sql(dialect="duckdb"))
+        if isinstance(node, exp.Select):
+            # ClickHouse names a qualified column after a join "e.customer"; SQL names it "customer".
+            node.set("expressions", [_named(projection) for projection in node.expressions])
+            return node
         if isinstance(node, exp.TimeToUnix):
             micros = exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[node.this])
             return exp.Div(this=micros, expression=exp.Literal.number("1e6"))
@@ -206,6 +210,12 @@ def clickhouse_sql(sql: str, sources: dict[str, str]) -> str:
     for key, source in placeholders.items():
         text = text.replace(key, f"({source})")
     return f"{text} SETTINGS {_CLICKHOUSE_SETTINGS}"
+
+
+def _named(projection: exp.Expression) -> exp.Expression:
+    if isinstance(projection, exp.Column) and projection.table and not isinstance(projection.this, exp.Star):
+        return exp.Alias(this=projection.copy(), alias=exp.to_identifier(projection.name))
+    return projection
 
 
 def _json_value(document: exp.Expression, path: str) -> exp.Expression:
