@@ -107,6 +107,7 @@ class Population:
             roll -= candidate.share
         user = f"cust-{index:06d}"
         zone = rng.choice(ZONES)
+        budget = rng.lognormvariate(0.2 if segment.name == "loyal" else 0.0, 0.35)  # some spend more per order
         app = rng.random() < segment.app_user
         first_day = rng.uniform(0, self.days * 0.8) if segment.name == "new" else 0.0
         subscriber = rng.random() < 0.2
@@ -162,7 +163,7 @@ class Population:
             if pending and pending[0][0] <= day:
                 category = pending.pop(0)[1]
             (low, high), complements = CATALOGUE[category]
-            price = round(rng.uniform(low, high), 2)
+            price = round(rng.uniform(low, high) * budget, 2)
             if channel == "app":
                 yield self._msg(user, at - 60, "app_opened", "app")
             yield self._msg(
