@@ -69,7 +69,7 @@ class Flag:
                 ("version", count),
                 ("node", text),
                 ("compared_with", text),
-                ("runs", count),
+                ("entered", count),
                 ("converted", count),
                 ("rate", real),
                 ("other_entered", count),

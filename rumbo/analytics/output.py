@@ -108,6 +108,8 @@ def format_cell(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
+        if value != 0 and abs(value) < 1e-4:  # p-values: keep the magnitude visible
+            return f"{value:.2e}"
         if value != 0 and abs(value) < 1:
             return f"{value:.4f}"
         return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"

@@ -21,3 +21,19 @@ analyze.add_command(experiment)
 from rumbo.cli.analyze_attribution import attribution  # noqa: E402
 
 analyze.add_command(attribution)
+
+from rumbo.cli.analyze_nodes import nodes  # noqa: E402
+
+analyze.add_command(nodes)
+
+from rumbo.cli.analyze_funnel import funnel  # noqa: E402
+
+analyze.add_command(funnel)
+
+from rumbo.cli.analyze_paths import paths  # noqa: E402
+
+analyze.add_command(paths)
+
+from rumbo.cli.analyze_lifecycle import lifecycle_command  # noqa: E402
+
+analyze.add_command(lifecycle_command)

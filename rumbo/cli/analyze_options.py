@@ -1,0 +1,49 @@
+"""Options every `rumbo analyze` command of nodes, funnel, paths and lifecycle shares, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from rumbo.analytics.archive import Archive, default_archive_path
+from rumbo.analytics.engines import ENGINES, QueryEngine, open_engine
+from rumbo.analytics.output import FORMATS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(chart_help: str | None) -> Callable[[F], F]:
+    """--archive, --engine, --format and, when the command draws one, --chart."""
+
+    def decorate(command: F) -> F:
+        if chart_help is not None:
+            command = click.option(
+                "--chart", type=click.Path(dir_okay=False, path_type=Path), default=None, help=chart_help
+            )(command)
+        command = click.option(
+            "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+        )(command)
+        command = click.option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            default="duckdb",
+            show_default=True,
+            help="duckdb in process; clickhouse runs the same SQL transpiled (on chDB here).",
+        )(command)
+        return click.option(
+            "--archive",
+            "archive_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Archive folder [default: $RUMBO_HOME/archive].",
+        )(command)
+
+    return decorate
+
+
+def engine_for(archive_dir: Path | None, engine: str) -> QueryEngine:
+    """The engine over the archive folder given, or the default archive."""
+    return open_engine(Archive(archive_dir if archive_dir is not None else default_archive_path()), engine)
