@@ -164,7 +164,8 @@ def clickhouse_sql(sql: str, sources: dict[str, str]) -> str:
 
     SQLGlot does the dialect work; this repairs what it leaves unportable: exact medians and quantiles
     (``quantileExactInclusive``, the same linear interpolation as DuckDB's ``quantile_cont``, where
-    ClickHouse's ``median`` samples), epoch seconds with their microseconds, time types with UTC, and JSON
+    ClickHouse's ``median`` samples), epoch seconds with their microseconds (``epoch``) and whole
+    microseconds (``epoch_us``), time types with UTC, and JSON
     values (NULL for a missing key, numbers as text), so ``json_extract_string`` means the same on both.
     """
     try:
@@ -187,6 +188,8 @@ def clickhouse_sql(sql: str, sources: dict[str, str]) -> str:
             # ClickHouse names a qualified column after a join "e.customer"; SQL names it "customer".
             node.set("expressions", [_named(projection) for projection in node.expressions])
             return node
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "epoch_us":
+            return exp.Anonymous(this="toUnixTimestamp64Micro", expressions=node.expressions)
         if isinstance(node, exp.TimeToUnix):
             micros = exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[node.this])
             return exp.Div(this=micros, expression=exp.Literal.number("1e6"))

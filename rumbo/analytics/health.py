@@ -12,11 +12,12 @@ Definitions (a *visit* is one entry of a run into a node; in a journey without l
   itself is entered without an arm and left with one; its leaving transitions are counted under the arm
   it was entered with, so that entered = waiting + moved_on + exited holds on every row.
 
-Why three queries: counting moves needs no per-run work (a grouping over a handful of low-cardinality
+Why several queries: counting moves needs no per-run work (a grouping over a handful of low-cardinality
 columns); conversions need a join only for runs that converted (the small side); only the time in node
-needs every visit paired with the transition that left it, matched by (run, node, n-th entry = n-th
-exit) so the numbers stay right when a journey loops back. That last query is the costly one, so it can be
-skipped (``timing=False``). Flags come from ``rumbo.analytics.health_flags``.
+needs every visit paired with the transition that left it. In a journey version whose graph has no cycle a
+run cannot visit a node twice, so a plain join on (run, node) pairs them; where the graph has a cycle the
+visits are numbered and matched n-th entry to n-th exit, which costs two window sorts. The pairing is the
+costly part, so it can be skipped (``timing=False``). Flags come from ``rumbo.analytics.health_flags``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pyarrow as pa
 
 from rumbo.analytics.engines import QueryEngine
 from rumbo.analytics.health_flags import ENTRY, Flag, NodeRates, flag_nodes
-from rumbo.analytics.sql import conditions, equals
+from rumbo.analytics.sql import conditions, equals, literal
 from rumbo.records import TRANSITION_CAUSES
 
 MOVES_SQL: Final = """
@@ -50,6 +51,20 @@ WHERE {where_t} AND t.to_node IS NOT NULL AND c.converted_at >= t."at"
 GROUP BY t.journey, t.version, t.from_node, t.to_node, t.variant
 """
 
+# For journey versions without cycles: each run enters and leaves a node at most once.
+TIME_IN_NODE_ACYCLIC_SQL: Final = """
+SELECT e.journey, e.version, e.node, e.variant, median((l.left_us - e.entered_us) / 1e6) AS median_seconds
+FROM (
+  SELECT journey, version, run, to_node AS node, variant, epoch_us("at") AS entered_us
+  FROM transition WHERE {where} AND to_node IS NOT NULL
+) e
+JOIN (
+  SELECT run, from_node AS node, epoch_us("at") AS left_us
+  FROM transition WHERE {where} AND from_node IS NOT NULL
+) l ON l.run = e.run AND l.node = e.node
+GROUP BY e.journey, e.version, e.node, e.variant
+"""
+
 TIME_IN_NODE_SQL: Final = """
 WITH moves AS (
   SELECT journey, version, run, from_node, to_node, "at" AS moved_at, variant
@@ -66,7 +81,7 @@ leaves AS (
   FROM moves WHERE from_node IS NOT NULL
 )
 SELECT e.journey, e.version, e.node, e.variant,
-       median(date_diff('microsecond', e.entered_at, l.left_at) / 1e6) AS median_seconds
+       median((epoch_us(l.left_at) - epoch_us(e.entered_at)) / 1e6) AS median_seconds
 FROM entries e JOIN leaves l ON l.run = e.run AND l.node = e.node AND l.visit = e.visit
 GROUP BY e.journey, e.version, e.node, e.variant
 """
@@ -137,7 +152,7 @@ def node_health(
     where_t = conditions(equals("t.journey", journey), equals("t.version", version))
     moves = engine.query(MOVES_SQL.format(where=where)).to_pylist()
     converted = engine.query(CONVERTED_SQL.format(where=where, where_t=where_t)).to_pylist()
-    times = engine.query(TIME_IN_NODE_SQL.format(where=where)).to_pylist() if timing else []
+    times = _times_in_node(engine, where, moves) if timing else []
     suppressions = engine.query(SUPPRESSION_SQL.format(where=where)).sort_by(
         [("journey", "ascending"), ("version", "ascending"), ("node", "ascending"), ("reason", "ascending")]
     )
@@ -145,6 +160,47 @@ def node_health(
     flags = flag_nodes(tally.node_rates(), tally.edge_rates(), alpha=alpha, min_runs=min_runs)
     nodes = tally.nodes_table(times, suppressions, flags)
     return NodeHealth(nodes, tally.edges_table(), suppressions, flags, alpha, min_runs)
+
+
+def _times_in_node(engine: QueryEngine, where: str, moves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    graphs: dict[tuple[str, int], set[tuple[str, str]]] = defaultdict(set)
+    for m in moves:
+        edges = graphs.setdefault((m["journey"], m["version"]), set())
+        if m["from_node"] is not None and m["to_node"] is not None:
+            edges.add((m["from_node"], m["to_node"]))
+    looping = sorted(key for key, edges in graphs.items() if has_cycle(edges))
+    straight = sorted(set(graphs) - set(looping))
+    times: list[dict[str, Any]] = []
+    for versions, sql in ((straight, TIME_IN_NODE_ACYCLIC_SQL), (looping, TIME_IN_NODE_SQL)):
+        if versions:
+            chosen = " OR ".join(f"(journey = {literal(j)} AND version = {v})" for j, v in versions)
+            times += engine.query(sql.format(where=conditions(where, chosen))).to_pylist()
+    return times
+
+
+def has_cycle(edges: set[tuple[str, str]]) -> bool:
+    """Whether the directed graph of ``edges`` has a cycle (a self-loop counts)."""
+    children: dict[str, list[str]] = defaultdict(list)
+    for source, target in edges:
+        children[source].append(target)
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    for root in list(children):
+        if root in state:
+            continue
+        stack = [(root, iter(children[root]))]
+        state[root] = 1
+        while stack:
+            node, pending = stack[-1]
+            child = next(pending, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(child) == 1:
+                return True
+            elif child not in state:
+                state[child] = 1
+                stack.append((child, iter(children[child])))
+    return False
 
 
 NodeKey = tuple[str, int, str, str | None]

@@ -8,7 +8,7 @@ import pytest
 
 from rumbo.analytics.archive import Archive
 from rumbo.analytics.engines import ENGINES, open_engine
-from rumbo.analytics.health import node_health
+from rumbo.analytics.health import has_cycle, node_health
 from rumbo.analytics.health_flags import ENTRY, NodeRates, flag_nodes, holm
 
 T0 = 1_795_000_000.0
@@ -213,3 +213,31 @@ def test_flagged_node_is_marked_on_its_rows(tmp_path: Path) -> None:
     assert marks == {"email": "", "sms": "fix or retire", "split": ""}
     flagged = sorted((f.node, f.compared_with, f.entered, f.converted) for f in health.flags if f.flagged)
     assert flagged == [("sms", "journey", 200, 20), ("sms", "siblings after split", 200, 20)]
+
+
+def test_cycles_are_found() -> None:
+    assert has_cycle({("a", "b"), ("b", "c"), ("c", "a")})
+    assert has_cycle({("a", "a")})
+    assert not has_cycle({("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")})
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_time_in_node_pairs_each_visit_when_a_journey_loops(tmp_path: Path, engine_name: str) -> None:
+    archive = Archive(tmp_path)
+    loop = {"journey": "loop", "version": 1, "run": "r1"}
+    archive.append(
+        "transition",
+        [
+            {**loop, "to_node": "a", "cause": "entered", "at": T0},
+            {**loop, "from_node": "a", "to_node": "b", "cause": "next", "at": T0 + 10},
+            {**loop, "from_node": "b", "to_node": "a", "cause": "jump", "at": T0 + 30},
+            {**loop, "from_node": "a", "to_node": "b", "cause": "next", "at": T0 + 100},
+            {**loop, "from_node": "b", "to_node": None, "cause": "stopped", "at": T0 + 200},
+        ],
+    )
+    health = node_health(open_engine(archive, engine_name))
+    got = {
+        r["node"]: (r["entered"], r["waiting"], r["median_seconds"]) for r in health.to_table().to_pylist()
+    }
+    # a: 10 s and 70 s; b: 20 s and 100 s — each entry paired with its own exit
+    assert got == {"a": (2, 0, 40.0), "b": (2, 0, 60.0)}
