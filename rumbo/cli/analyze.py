@@ -37,3 +37,7 @@ analyze.add_command(paths)
 from rumbo.cli.analyze_lifecycle import lifecycle_command  # noqa: E402
 
 analyze.add_command(lifecycle_command)
+
+from rumbo.cli.analyze_import import import_file  # noqa: E402
+
+analyze.add_command(import_file)
