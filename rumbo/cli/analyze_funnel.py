@@ -8,7 +8,7 @@ import click
 
 from rumbo.analytics.funnels import funnel as compute_funnel
 from rumbo.analytics.output import Format, render, save_chart
-from rumbo.cli.analyze_options import common_options, engine_for
+from rumbo.cli.analyze_options import common_options, empty_notes, engine_for
 from rumbo.durations import parse_duration
 from rumbo.errors import RumboError
 
@@ -35,7 +35,8 @@ def funnel(
             engine_for(archive_dir, engine), list(steps), within=parse_duration(within), by=by
         )
         title = f"Funnel within {within}" + (f" by {by}" if by else "")
-        click.echo(render(result, fmt, title=title), nl=False)
+        notes = empty_notes(result.table.num_rows, f"{steps[0]!r} events", archive_dir)
+        click.echo(render(result, fmt, title=title, notes=notes), nl=False)
         if chart is not None:
             from rumbo.analytics.charts import funnel_figure
 

@@ -9,7 +9,7 @@ import click
 
 from rumbo.analytics.lifecycle import Lifecycle, LifecycleRules, Retention, lifecycle, retention
 from rumbo.analytics.output import Format, render, save_chart
-from rumbo.cli.analyze_options import common_options, engine_for
+from rumbo.cli.analyze_options import common_options, empty_notes, engine_for
 from rumbo.durations import parse_duration
 from rumbo.errors import RumboError
 
@@ -52,7 +52,8 @@ def lifecycle_command(
             rules = LifecycleRules(tuple(purchase_events), parse_duration(active), parse_duration(lapsed))
             result = lifecycle(query_engine, rules, period=period)
             title = f"Lifecycle stages by {period} (active {active}, lapsed {lapsed})"
-        click.echo(render(result, fmt, title=title), nl=False)
+        notes = empty_notes(result.to_table().num_rows, "events", archive_dir)
+        click.echo(render(result, fmt, title=title, notes=notes), nl=False)
         if chart is not None:
             from rumbo.analytics.charts import lifecycle_figure, retention_figure
 

@@ -8,7 +8,7 @@ import click
 
 from rumbo.analytics.health import node_health
 from rumbo.analytics.output import Format, render, save_chart
-from rumbo.cli.analyze_options import common_options, engine_for
+from rumbo.cli.analyze_options import common_options, empty_notes, engine_for
 from rumbo.errors import RumboError
 
 
@@ -58,7 +58,7 @@ def nodes(
         )
         flags = health.flags_table()
         flagged = flags.filter(flags.column("flagged")) if flags.num_rows else flags
-        notes = [
+        notes = empty_notes(health.nodes.num_rows, "journey transitions", archive_dir) or [
             f"{flagged.num_rows} flagged of {flags.num_rows} comparisons (Holm-adjusted p < {alpha}, "
             f"at least {min_runs} visits on each side)"
         ]

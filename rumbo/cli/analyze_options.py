@@ -47,3 +47,14 @@ def common_options(chart_help: str | None) -> Callable[[F], F]:
 def engine_for(archive_dir: Path | None, engine: str) -> QueryEngine:
     """The engine over the archive folder given, or the default archive."""
     return open_engine(Archive(archive_dir if archive_dir is not None else default_archive_path()), engine)
+
+
+def empty_notes(rows: int, records: str, archive_dir: Path | None) -> list[str]:
+    """A note saying why a table is empty, so an empty archive is not mistaken for an empty answer."""
+    if rows:
+        return []
+    where = archive_dir if archive_dir is not None else default_archive_path()
+    return [
+        f"nothing found: no matching {records} in {where} — run journeys, import files with "
+        "`rumbo analyze import`, or point --archive at another folder"
+    ]

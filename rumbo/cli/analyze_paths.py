@@ -8,7 +8,7 @@ import click
 
 from rumbo.analytics.output import Format, render, save_chart
 from rumbo.analytics.paths import Flows, Paths, event_flows, event_paths, journey_flows
-from rumbo.cli.analyze_options import common_options, engine_for
+from rumbo.cli.analyze_options import common_options, empty_notes, engine_for
 from rumbo.errors import RumboError
 
 
@@ -61,7 +61,10 @@ def paths(
                 raise click.UsageError("--chart draws the Sankey diagram: add --sankey")
             result = event_paths(query_engine, start, end, max_steps=max_steps or 6, top=top)
             title = f"Paths from {start} to {end} ({result.customers:,} customers)"
-        click.echo(render(result, fmt, title=title), nl=False)
+        notes = empty_notes(
+            result.to_table().num_rows, "events" if journey is None else "transitions", archive_dir
+        )
+        click.echo(render(result, fmt, title=title, notes=notes), nl=False)
         if chart is not None and isinstance(result, Flows):
             from rumbo.analytics.charts import sankey_figure
 

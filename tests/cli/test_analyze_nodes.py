@@ -71,3 +71,10 @@ def test_a_bad_chart_name_is_reported(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1, result.output
     assert ".png or .html" in result.output
+
+
+def test_an_empty_archive_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["analyze", "nodes", "--archive", str(tmp_path / "nothing")])
+    assert result.exit_code == 0, result.output
+    assert "nothing found: no matching journey transitions" in result.output
+    assert "rumbo analyze import" in result.output
