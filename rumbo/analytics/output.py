@@ -74,7 +74,7 @@ def render(
             if table.num_rows:
                 console.print(rich_table(table, title=heading))
         for note in notes:
-            console.print(note, markup=False)
+            console.print(note, markup=False, soft_wrap=True)  # a note is one line, whatever its length
         return console.export_text()
     raise OutputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
