@@ -9,6 +9,13 @@ always-valid mSPRT p-value and interval over daily looks; and a sample-ratio-mis
 configured weights. Then the uplift of each journey (all arms pooled against its holdout) and of the
 whole programme (journeys combined, each against its own holdout).
 
+The always-valid test replays the archive as a daily reader would have seen it, counting at each look only
+the runs whose conversion window had closed by then ("mature" runs), each with its final outcome. A run
+split an hour ago is counted in no arm rather than as unconverted: conversions arrive days after the split,
+so counting recent runs as failures biases every early look, and the test's running minimum and running
+intersection would keep that bias to the end. The window is the journey goal's `within` when the caller
+knows it (`windows_from_journeys`), else the longest time from split to conversion observed in the split.
+
 Which arm a run is in comes from the split decisions the engine records (decision rows with policy
 "split"); for archives without them (imported data) from the transitions, where a run leaves a node with a
 variant it did not have when it arrived. The SQL is written once, in DuckDB's dialect, and runs on every
@@ -27,7 +34,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from rumbo.analytics.engines import QueryEngine
-from rumbo.analytics.sequential import SequentialResult, msprt
+from rumbo.analytics.sequential import MIN_RUNS, SequentialResult, msprt
 from rumbo.analytics.stats import (
     ProportionComparison,
     SampleRatioCheck,
@@ -84,6 +91,7 @@ class Arm:
     runs: int
     conversions: int
     value: float
+    mature_runs: int  # runs whose conversion window had closed by the last record: what the mSPRT counts
 
     @property
     def rate(self) -> float:
@@ -112,6 +120,8 @@ class SplitReport:
     srm: SampleRatioCheck | None  # None when no weights were configured for this split
     planned_runs_per_arm: int | None  # for the relative minimum effect asked, at the control's rate
     looks: int  # daily looks the anytime-valid test used
+    window: float  # seconds after its split by which a run's conversion is final (its window closed)
+    window_from_goal: bool  # the window is the journey goal's `within`, not the longest delay observed
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,8 @@ class ExperimentResult:
         """One row per arm of every split, with its comparison against the control where it has one.
 
         `lift*` is the absolute difference in rate with its Wald interval, `p_value` the fixed-horizon
-        z-test's; `av_*` are the always-valid (mSPRT) p-value and interval; `srm_p` the sample ratio check's.
+        z-test's; `av_*` are the always-valid (mSPRT) p-value and interval, over the runs whose conversion
+        window had closed (see `notes`); `srm_p` the sample ratio check's.
         """
         rows: list[dict[str, Any]] = []
         for split in self.splits:
@@ -179,10 +190,24 @@ class ExperimentResult:
         return pa.Table.from_pylist(rows, schema=_UPLIFT_SCHEMA)
 
     def notes(self) -> list[str]:
-        """Warnings a reader must see: sample ratio mismatches, arms short of the planned size."""
+        """Warnings a reader must see: sample ratio mismatches, arms short of the planned size, and which
+        runs the always-valid numbers stand on."""
         out: list[str] = []
         for split in self.splits:
             where = f"{split.journey}/{split.node}"
+            if split.comparisons:
+                source = "the goal's `within`" if split.window_from_goal else "the longest delay observed"
+                mature = ", ".join(f"{a.variant} {a.mature_runs:,}" for a in split.arms)
+                out.append(
+                    f"{where}: the always-valid p-value and interval count only runs whose conversion "
+                    f"window ({split.window / DAY:.1f} days, {source}) had closed by the last record: "
+                    f"{mature}"
+                    + (
+                        f" — no look carries evidence until every arm has {MIN_RUNS} of them"
+                        if min(a.mature_runs for a in split.arms) < MIN_RUNS
+                        else ""
+                    )
+                )
             if split.srm is not None and split.srm.mismatch:
                 out.append(
                     f"SAMPLE RATIO MISMATCH at {where}: runs per arm {split.srm.observed} against "
@@ -279,6 +304,7 @@ def _split_dict(s: SplitReport) -> dict[str, Any]:
                 "conversions": a.conversions,
                 "rate": a.rate,
                 "value": a.value,
+                "mature_runs": a.mature_runs,
             }
             for a in s.arms
         ],
@@ -294,6 +320,11 @@ def _split_dict(s: SplitReport) -> dict[str, Any]:
                 "p_value": c.fixed.p_value,
                 "always_valid_p": c.sequential.p_value,
                 "always_valid_ci": list(c.sequential.ci),
+                "always_valid_runs": [c.sequential.control_runs, c.sequential.treatment_runs],
+                "always_valid_conversions": [
+                    c.sequential.control_conversions,
+                    c.sequential.treatment_conversions,
+                ],
                 "tau": c.sequential.tau,
             }
             for c in s.comparisons
@@ -309,6 +340,8 @@ def _split_dict(s: SplitReport) -> dict[str, Any]:
         },
         "planned_runs_per_arm": s.planned_runs_per_arm,
         "looks": s.looks,
+        "window_seconds": s.window,
+        "window_from_goal": s.window_from_goal,
     }
 
 
@@ -419,51 +452,73 @@ def analyse_runs(
     mde: float = 0.1,
     power: float = 0.8,
     tau: float | None = None,
+    windows: Mapping[str, float] | None = None,
 ) -> ExperimentResult:
     """Compare the arms of every split in `runs`.
 
     `control` names the arm others are compared with when a split has no holdout (default: the first arm
     in alphabetical order). `mde` is the relative minimum effect the fixed-horizon sample size is planned
     for; `tau` the mSPRT mixing scale (default: `mde` times the split's pooled conversion rate, the size
-    of effect the experiment is meant to find).
+    of effect the experiment is meant to find). `windows` gives, per journey, the seconds after which a
+    run's conversion is final — its goal's `within` (see `windows_from_journeys`); for a journey without
+    one, the longest time from split to conversion observed in the split stands in.
     """
     if not 0 < alpha < 1:
         raise AnalyticsError(f"alpha {alpha!r} must be between 0 and 1, e.g. 0.05")
+    for name, seconds in (windows or {}).items():
+        if not seconds >= 0 or not math.isfinite(seconds):
+            raise AnalyticsError(
+                f"conversion window {seconds!r} for journey {name!r} must be a non-negative number of "
+                "seconds — the goal's `within`, e.g. 14 days = 1209600"
+            )
     keys = sorted(set(zip(runs.journey, runs.node, strict=True)))
     journey_arr = np.asarray(runs.journey, dtype=object)
     node_arr = np.asarray(runs.node, dtype=object)
     variant_arr = np.asarray(runs.variant, dtype=object)
     converted = ~np.isnan(runs.converted_at)
-    # A run counts as converted at a look only once both its split and its conversion are in the data.
-    seen_converted_at = np.where(converted, np.fmax(runs.converted_at, runs.split_at), np.inf)
+    # A conversion recorded before the split (the goal reached while waiting for it) still counts.
+    delay = np.where(converted, np.fmax(runs.converted_at - runs.split_at, 0.0), np.nan)
 
     splits: list[SplitReport] = []
     uplifts: list[Uplift] = []
     for journey, node in keys:
         in_split = (journey_arr == journey) & (node_arr == node)
         variants = sorted(set(variant_arr[in_split].tolist()))
+        last = float(np.max(np.where(in_split & converted, runs.converted_at, runs.split_at)[in_split]))
+        # The last look is the last record, not the end of its day: nothing after it has been seen.
+        looks = np.minimum(_daily_looks(float(runs.split_at[in_split].min()), last), last)
+        goal_window = None if windows is None else windows.get(journey)
+        if goal_window is not None:
+            window = float(goal_window)
+        else:
+            split_delays = delay[in_split & converted]
+            window = float(split_delays.max()) if split_delays.size else 0.0
+        # A run is mature once its window has closed; its outcome is then final: converted within it.
+        mature_at = runs.split_at + window
+        success = converted & (delay <= window)
         arms = []
         for v in variants:
             m = in_split & (variant_arr == v)
             arms.append(
-                Arm(v, int(m.sum()), int((m & converted).sum()), float(runs.value[m & converted].sum()))
+                Arm(
+                    v,
+                    int(m.sum()),
+                    int((m & converted).sum()),
+                    float(runs.value[m & converted].sum()),
+                    int((m & (mature_at <= last)).sum()),
+                )
             )
         ctrl = _control_of(variants, control, journey, node)
         control_arm = next(a for a in arms if a.variant == ctrl)
-        split_times = runs.split_at[in_split]
-        last = float(np.max(np.where(in_split & converted, runs.converted_at, runs.split_at)[in_split]))
-        looks = _daily_looks(float(split_times.min()), last)
         pooled = sum(a.conversions for a in arms) / max(1, sum(a.runs for a in arms))
         scale = tau if tau is not None else (mde * pooled if pooled > 0 else 0.01)
 
-        xc, nc = _cumulative(runs.split_at, seen_converted_at, in_split & (variant_arr == ctrl), looks)
+        xc, nc = _cumulative(mature_at, success, in_split & (variant_arr == ctrl), looks)
         comparisons = []
         for arm in arms:
             if arm.variant == ctrl:
                 continue
-            xt, nt = _cumulative(
-                runs.split_at, seen_converted_at, in_split & (variant_arr == arm.variant), looks
-            )
+            xt, nt = _cumulative(mature_at, success, in_split & (variant_arr == arm.variant), looks)
             fixed = two_proportion_test(
                 control_arm.conversions, control_arm.runs, arm.conversions, arm.runs, alpha
             )
@@ -479,7 +534,20 @@ def analyse_runs(
         planned: int | None = None
         if 0 < control_arm.rate < 1 and 0 < control_arm.rate * (1 + mde) < 1:
             planned = planned_sample_size(control_arm.rate, mde, alpha, power)
-        splits.append(SplitReport(journey, node, ctrl, arms, comparisons, srm, planned, int(looks.size)))
+        splits.append(
+            SplitReport(
+                journey,
+                node,
+                ctrl,
+                arms,
+                comparisons,
+                srm,
+                planned,
+                int(looks.size),
+                window,
+                goal_window is not None,
+            )
+        )
         if HOLDOUT in variants and len(variants) > 1:
             treated = [a for a in arms if a.variant != HOLDOUT]
             uplifts.append(
@@ -504,11 +572,11 @@ def analyse_runs(
 
 
 def _cumulative(
-    split_at: FloatArray, seen_converted_at: FloatArray, mask: npt.NDArray[np.bool_], looks: FloatArray
+    mature_at: FloatArray, success: npt.NDArray[np.bool_], mask: npt.NDArray[np.bool_], looks: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Conversions and runs of one arm as a reader at each look would have counted them."""
-    n_at = np.searchsorted(np.sort(split_at[mask]), looks, side="right").astype(np.float64)
-    x_at = np.searchsorted(np.sort(seen_converted_at[mask]), looks, side="right").astype(np.float64)
+    """Conversions and runs of one arm's mature runs, as a reader at each look could count them."""
+    n_at = np.searchsorted(np.sort(mature_at[mask]), looks, side="right").astype(np.float64)
+    x_at = np.searchsorted(np.sort(mature_at[mask & success]), looks, side="right").astype(np.float64)
     return x_at, n_at
 
 
@@ -603,10 +671,20 @@ def analyse_experiments(
     mde: float = 0.1,
     power: float = 0.8,
     tau: float | None = None,
+    windows: Mapping[str, float] | None = None,
 ) -> ExperimentResult:
     """`rumbo analyze experiment` in code: read the runs from the archive through `engine` and compare."""
     runs = extract_runs(engine, journey, node, goal)
-    result = analyse_runs(runs, weights=weights, control=control, alpha=alpha, mde=mde, power=power, tau=tau)
+    result = analyse_runs(
+        runs,
+        weights=weights,
+        control=control,
+        alpha=alpha,
+        mde=mde,
+        power=power,
+        tau=tau,
+        windows=windows,
+    )
     result.parameters.update({"engine": engine.name, "journey": journey, "node": node, "goal": goal})
     return result
 
@@ -634,6 +712,17 @@ def weights_from_journeys(paths: Sequence[str]) -> dict[tuple[str, str], dict[st
                 shares[HOLDOUT] = node.holdout
             out[(journey.id, node_id)] = shares
     return out
+
+
+def windows_from_journeys(paths: Sequence[str]) -> dict[str, float]:
+    """Each journey's conversion window in seconds, its goal's `within`, for journeys that have a goal.
+
+    A run's conversion is final once this long has passed since it entered, so at the latest this long
+    after its split: the always-valid test counts a run from then on.
+    """
+    from rumbo.journey.load import load_journeys
+
+    return {j.id: float(j.goal.within) for j in load_journeys(paths) if j.goal is not None}
 
 
 def parse_weights(text: str) -> dict[str, float]:

@@ -5,16 +5,34 @@ the first "significant" day, its false-positive rate climbs far above α. The mi
 ratio test (mSPRT) of Johari, Koomen, Pekelis and Walsh ("Always valid inference", 2017/2022) fixes this:
 its p-value and confidence interval hold simultaneously at every look, however many looks there are.
 
-For the difference of two conversion rates θ = p_t - p_c with estimate θ̂ and (plug-in) variance V, the
-normal-mixture likelihood ratio against θ = 0, with a N(0, τ²) mixing distribution, is
+For the difference of two conversion rates θ = p_t - p_c with estimate θ̂ and variance V, the normal-mixture
+likelihood ratio against θ = θ₀, with a N(θ₀, τ²) mixing distribution, is
 
-    Λ = √(V / (V + τ²)) · exp(θ̂² τ² / (2 V (V + τ²)))
+    Λ(θ₀) = √(V / (V + τ²)) · exp((θ̂ - θ₀)² τ² / (2 V (V + τ²)))
 
-The always-valid p-value after look k is min over looks j ≤ k of 1/Λ_j (capped at 1); the always-valid
-confidence interval is the intersection over looks of θ̂_j ± √(V_j (V_j + τ²) / τ² · (2 log(1/α) +
-log((V_j + τ²) / V_j))). τ is the scale of the effects one expects: the test has the most power near it,
-and stays valid for any τ. The plug-in variance makes the guarantee asymptotic in the number of runs, as in
-the paper; the simulation test in tests/analytics shows it holding at the sizes rumbo is used on.
+The always-valid p-value after look k is min over looks j ≤ k of 1/Λ_j(0) (capped at 1); the always-valid
+confidence interval is the intersection over looks of {θ₀ : Λ_j(θ₀) < 1/α}, that is of
+θ̂_j ± √(V_j (V_j + τ²) / τ² · (2 log(1/α) + log((V_j + τ²) / V_j))), or the last look's interval should the
+intersection be empty. τ is the scale of the effects one expects: the test has the most power near it, and
+stays valid for any τ.
+
+V is estimated from the data, which makes the guarantee asymptotic in the number of runs, as in the paper.
+The plain plug-in variance p̂_c(1-p̂_c)/n_c + p̂_t(1-p̂_t)/n_t is dangerous at the first looks: an arm with a
+handful of runs, all unconverted, contributes a variance of 0, Λ explodes and the running minimum and
+intersection keep that one look's verdict for ever. So:
+
+- the p-value tests θ = 0 with the variance under that null, from the pooled rate p̄ (as the fixed-horizon
+  z-test does): V₀ = p̄(1-p̄)(1/n_c + 1/n_t), which is 0 only when no arm has a conversion (or none a
+  non-conversion), and then θ̂ = 0 too;
+- the interval uses each arm's rate shrunk towards ½ by one conversion and one non-conversion,
+  p̃ = (x+1)/(n+2) (the adjustment of Agresti and Caffo, 2000), in the variance only:
+  V = p̃_c(1-p̃_c)/n_c + p̃_t(1-p̃_t)/n_t, never below the plug-in variance and never 0;
+- a look carries evidence only once every arm has `min_runs` runs (Λ = 1 and no narrowing before that),
+  because the normal approximation behind the mixture is poor below that.
+
+Ignoring looks never costs validity — the guarantee holds at every look, so it holds at any subset. The
+simulation tests in tests/analytics show the guarantee holding at the sizes rumbo is used on, including
+with tiny first looks.
 """
 
 from __future__ import annotations
@@ -22,11 +40,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 from rumbo.errors import AnalyticsError
+
+MIN_RUNS: Final = 30  # runs every arm needs before a look carries evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +55,14 @@ class SequentialResult:
     """The always-valid verdict after the last look."""
 
     looks: int
-    p_value: float  # always-valid: running minimum of 1/Λ over the looks
+    p_value: float  # always-valid: running minimum of 1/Λ(0) over the looks
     ci: tuple[float, float]  # always-valid interval for p_t - p_c: intersection over the looks
     tau: float
     rejected: bool  # p_value <= alpha; once true it stays true for this data
+    control_runs: int  # counts of each arm at the last look: the most the test has counted
+    treatment_runs: int
+    control_conversions: int
+    treatment_conversions: int
 
 
 def _check_tau(tau: float) -> None:
@@ -48,34 +73,53 @@ def _check_tau(tau: float) -> None:
         )
 
 
+def _check_min_runs(min_runs: int) -> None:
+    if min_runs < 1:
+        raise AnalyticsError(f"min_runs={min_runs!r} must be at least 1 — a look needs runs in every arm")
+
+
+def _log_lr(
+    diff: npt.NDArray[np.float64], v: npt.NDArray[np.float64], tau2: float
+) -> npt.NDArray[np.float64]:
+    return 0.5 * np.log(v / (v + tau2)) + diff**2 * tau2 / (2 * v * (v + tau2))
+
+
 def mixture_likelihood_ratio(
     x_control: npt.ArrayLike,
     n_control: npt.ArrayLike,
     x_treatment: npt.ArrayLike,
     n_treatment: npt.ArrayLike,
     tau: float,
+    min_runs: int = MIN_RUNS,
 ) -> npt.NDArray[np.float64]:
-    """Λ at each look, from cumulative conversions and runs per arm (arrays of equal length).
+    """Λ(0) at each look, from cumulative conversions and runs per arm (arrays of equal length, or 2-D with
+    looks along the last axis), with the pooled variance of the null θ = 0.
 
-    A look where an arm has no runs yet, or where the plug-in variance is zero (no arm has both converted
-    and unconverted runs), carries no evidence: Λ = 1 there.
+    A look where an arm has fewer than `min_runs` runs, or where the pooled rate is 0 or 1 (so the arms
+    cannot differ), carries no evidence: Λ = 1 there.
     """
     _check_tau(tau)
+    _check_min_runs(min_runs)
     xc = np.asarray(x_control, dtype=np.float64)
     nc = np.asarray(n_control, dtype=np.float64)
     xt = np.asarray(x_treatment, dtype=np.float64)
     nt = np.asarray(n_treatment, dtype=np.float64)
-    ok = (nc > 0) & (nt > 0)
+    enough = (nc >= min_runs) & (nt >= min_runs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pc = np.where(ok, xc / nc, 0.0)
-        pt = np.where(ok, xt / nt, 0.0)
-        v = np.where(ok, pc * (1 - pc) / np.where(ok, nc, 1) + pt * (1 - pt) / np.where(ok, nt, 1), 0.0)
-        live = ok & (v > 0)
-        vv = np.where(live, v, 1.0)
-        theta = pt - pc
-        tau2 = tau * tau
-        log_lr = 0.5 * np.log(vv / (vv + tau2)) + theta**2 * tau2 / (2 * vv * (vv + tau2))
+        pc = np.where(enough, xc / nc, 0.0)
+        pt = np.where(enough, xt / nt, 0.0)
+        pooled = np.where(enough, (xc + xt) / (nc + nt), 0.0)
+        v0 = np.where(enough, pooled * (1 - pooled) * (1 / nc + 1 / nt), 0.0)
+        live = enough & (v0 > 0)
+        log_lr = _log_lr(pt - pc, np.where(live, v0, 1.0), tau * tau)
     return np.where(live, np.exp(np.minimum(log_lr, 700.0)), 1.0)
+
+
+def interval_variance(x_control: float, n_control: float, x_treatment: float, n_treatment: float) -> float:
+    """Variance of p̂_t - p̂_c for the always-valid interval, with the rates shrunk by (x+1)/(n+2)."""
+    pc = (x_control + 1) / (n_control + 2)
+    pt = (x_treatment + 1) / (n_treatment + 2)
+    return pc * (1 - pc) / n_control + pt * (1 - pt) / n_treatment
 
 
 def msprt(
@@ -85,41 +129,48 @@ def msprt(
     n_treatment: Sequence[int] | npt.ArrayLike,
     tau: float,
     alpha: float = 0.05,
+    min_runs: int = MIN_RUNS,
 ) -> SequentialResult:
     """The mSPRT over a sequence of looks; each argument holds the cumulative counts at each look.
 
     With one look this is still valid (and more conservative than the z-test); its value is that a look
-    every day costs nothing in validity.
+    every day costs nothing in validity. Looks before every arm has `min_runs` runs are skipped.
     """
     _check_tau(tau)
+    _check_min_runs(min_runs)
     xc = np.asarray(x_control, dtype=np.float64)
     nc = np.asarray(n_control, dtype=np.float64)
     xt = np.asarray(x_treatment, dtype=np.float64)
     nt = np.asarray(n_treatment, dtype=np.float64)
     if not (xc.shape == nc.shape == xt.shape == nt.shape) or xc.ndim != 1 or xc.size == 0:
         raise AnalyticsError("mSPRT needs the same number (at least one) of cumulative counts per arm")
-    lam = mixture_likelihood_ratio(xc, nc, xt, nt, tau)
+    lam = mixture_likelihood_ratio(xc, nc, xt, nt, tau, min_runs)
     p_value = float(min(1.0, float(np.min(1.0 / lam))))
 
     low, high = -1.0, 1.0  # a difference of two rates lies in [-1, 1] before any evidence
+    last: tuple[float, float] = (low, high)
     tau2 = tau * tau
     for i in range(xc.size):
-        if nc[i] <= 0 or nt[i] <= 0:
+        if nc[i] < min_runs or nt[i] < min_runs:
             continue
-        pc, pt = xc[i] / nc[i], xt[i] / nt[i]
-        v = pc * (1 - pc) / nc[i] + pt * (1 - pt) / nt[i]
-        if v <= 0:
-            continue
+        v = interval_variance(xc[i], nc[i], xt[i], nt[i])
         half = math.sqrt(v * (v + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((v + tau2) / v)))
-        low = max(low, pt - pc - half)
-        high = min(high, pt - pc + half)
-    if low > high:  # the running intersection can only empty through sampling noise; keep the last point
-        mid = float(xt[-1] / nt[-1] - xc[-1] / nc[-1]) if nc[-1] > 0 and nt[-1] > 0 else 0.0
-        low = high = mid
+        theta = xt[i] / nt[i] - xc[i] / nc[i]
+        last = (theta - half, theta + half)
+        low = max(low, last[0])
+        high = min(high, last[1])
+    if low > high:
+        # The looks' intervals hold all at once with probability 1 - α, so they can disagree only in the
+        # remaining α; then the last look's interval, valid on its own at any look, is the honest answer.
+        low, high = last
     return SequentialResult(
         looks=int(xc.size),
         p_value=p_value,
         ci=(float(low), float(high)),
         tau=float(tau),
         rejected=p_value <= alpha,
+        control_runs=int(nc[-1]),
+        treatment_runs=int(nt[-1]),
+        control_conversions=int(xc[-1]),
+        treatment_conversions=int(xt[-1]),
     )
