@@ -4,9 +4,10 @@ Prints inputs/s of the engine and of a floor measured in the same run — a loop
 events (orjson), looks up the triggers for the event's name in a dict and updates a per-customer dict —
 their ratio, and the bytes a waiting run adds to a customer's state.
 
-Two workloads: *steady* — customers already have history (a first pass over other events, untimed, puts
+Two workloads: *steady* — customers already have history (a first pass over earlier events, untimed, puts
 them into journeys), which is what a live workspace sees; *first contact* — every customer is new, so most
-events start runs, the engine's heaviest path.
+events start runs, the engine's heaviest path. Each is measured with CPython's default garbage-collector
+thresholds and with the setting rumbo's commands use (rumbo/tuning.py).
 
     .venv/bin/python bench/engine.py [--events 300000] [--customers 100000]
 """
@@ -30,8 +31,10 @@ from rumbo.engine.step import Engine
 from rumbo.journey.build import build_journey
 from rumbo.journey.document import Document
 from rumbo.journey.model import Journey
+from rumbo.tuning import GC_THRESHOLDS
 
 JOURNEYS = 50
+DEFAULT_GC = gc.get_threshold()
 T0 = 1_772_438_400.0
 
 
@@ -64,7 +67,7 @@ def make_journeys() -> list[Journey]:
     return out
 
 
-def make_events(count: int, customers: int, seed: int = 1) -> list[bytes]:
+def make_events(count: int, customers: int, seed: int = 1, start: float = T0) -> list[bytes]:
     rng = random.Random(seed)
     events = names()
     lines = []
@@ -76,7 +79,7 @@ def make_events(count: int, customers: int, seed: int = 1) -> list[bytes]:
                     "messageId": f"m{i}",
                     "event": events[rng.randrange(JOURNEYS)],
                     "userId": f"u{rng.randrange(customers)}",
-                    "timestamp": T0 + i * 0.5,
+                    "timestamp": start + i * 0.5,
                     "properties": {"value": rng.randrange(100)},
                 }
             )
@@ -142,6 +145,7 @@ def bytes_per_waiting_run(engine: Engine, customers: int) -> tuple[float, float]
     assert all(len(c.runs) == 1 and next(iter(c.runs.values())).node == "watch" for c in waiting)
     shared: set[int] = set()
     deep_size(journey, shared)  # the journey and interned names are shared by every run, not per run
+    shared.add(id(next(iter(waiting[0].runs.values())).of))  # (journey, version), one per journey version
     for name in ("watch", "j0"):
         shared.add(id(name))
     pairs = list(zip(base, waiting, strict=True))
@@ -165,23 +169,34 @@ def main() -> None:
     for journey in journeys:
         for name in journey.entry_events() | journey.listened_events():
             triggers.setdefault(name, []).append(journey.id)
-    cold: dict[str, Customer] = {}
-    cold_seconds = timed(lambda: run_engine(engine, lines, cold))
+    history = make_events(args.events, args.customers, seed=2, start=T0 - args.events * 0.5 - 3600)
+    floor_runs = [timed(lambda: run_floor(triggers, lines, {}))]
+    rates: dict[str, tuple[float, float]] = {}
     warm: dict[str, Customer] = {}
-    run_engine(engine, make_events(args.events, args.customers, seed=2), warm)  # history, untimed
-    steady_seconds = timed(lambda: run_engine(engine, lines, warm))
-    floor_seconds = timed(lambda: run_floor(triggers, lines, {}))
-    steady, first, floor = (args.events / s for s in (steady_seconds, cold_seconds, floor_seconds))
+    for setting in ("default", "tuned"):
+        gc.set_threshold(*(DEFAULT_GC if setting == "default" else GC_THRESHOLDS))
+        cold: dict[str, Customer] = {}
+        cold_seconds = timed(lambda: run_engine(engine, lines, cold))  # noqa: B023 (called at once)
+        warm = {}
+        run_engine(engine, history, warm)  # earlier history, untimed
+        steady_seconds = timed(lambda: run_engine(engine, lines, warm))  # noqa: B023
+        rates[setting] = (args.events / steady_seconds, args.events / cold_seconds)
+        floor_runs.append(timed(lambda: run_floor(triggers, lines, {})))
+    gc.set_threshold(*DEFAULT_GC)
+    floor = args.events / min(floor_runs)  # the floor's best of three runs spread through the measurement
     waiting = sum(len(c.runs) for c in warm.values())
-    run_bytes, entry_bytes = bytes_per_waiting_run(engine, min(args.customers, 20_000))
     print(
         f"journeys live          {len(journeys)} (each event matches {min(matches)}–{max(matches)} journeys)"
     )
     print(f"customers              {len(warm):,}; runs waiting at the end {waiting:,}")
     print(f"floor                  {floor:,.0f} inputs/s (decode + trigger lookup + dict update)")
-    print(f"engine, steady         {steady:,.0f} inputs/s; / floor = {steady / floor:.2f}")
-    print(f"engine, first contact  {first:,.0f} inputs/s; / floor = {first / floor:.2f}")
+    for setting, (steady, first) in rates.items():
+        label = "CPython's default GC" if setting == "default" else f"rumbo's GC setting {GC_THRESHOLDS}"
+        print(f"engine, {label}:")
+        print(f"  steady               {steady:,.0f} inputs/s; / floor = {steady / floor:.2f}")
+        print(f"  first contact        {first:,.0f} inputs/s; / floor = {first / floor:.2f}")
     print("  targets: >= 100,000 inputs/s and >= 0.33 of the floor")
+    run_bytes, entry_bytes = bytes_per_waiting_run(engine, min(args.customers, 20_000))
     print(
         f"waiting run            {run_bytes:.0f} bytes (target <= 300); entry history {entry_bytes:.0f} B "
         "per customer and journey"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rumbo import __version__
+from rumbo.tuning import tune_gc
 from rumbo.cli.analyze import analyze
 from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
@@ -14,6 +15,7 @@ from rumbo.cli.journey import journey
 @click.version_option(__version__, prog_name="rumbo")
 def main() -> None:
     """rumbo: customer journey orchestration."""
+    tune_gc()
 
 
 main.add_command(demo)

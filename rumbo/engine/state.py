@@ -10,10 +10,20 @@ from collections.abc import Mapping
 from typing import Any
 
 
-class Run:
-    """One customer's pass through one journey version. Kept small: thousands wait per customer base."""
+_VERSIONS: dict[tuple[str, int], tuple[str, int]] = {}
 
-    __slots__ = ("entered_at", "id", "journey", "node", "timer", "variant", "vars", "version")
+
+def _shared(journey: str, version: int) -> tuple[str, int]:
+    """One (journey, version) tuple per journey version, shared by all of its runs."""
+    pair = (journey, version)
+    return _VERSIONS.setdefault(pair, pair)
+
+
+class Run:
+    """One customer's pass through one journey version. Kept small: millions may wait at once, so the
+    journey and version live in one tuple shared by every run of that version rather than in two slots."""
+
+    __slots__ = ("entered_at", "id", "node", "of", "timer", "variant", "vars")
 
     def __init__(
         self,
@@ -27,28 +37,34 @@ class Run:
         vars: dict[str, Any] | None = None,
     ) -> None:
         self.id = id
-        self.journey = journey
-        self.version = version
+        self.of = _shared(journey, version)
         self.node = node
         self.entered_at = entered_at
         self.variant = variant
         self.timer = timer  # token of the pending timer; 0 when none is pending
         self.vars = vars  # per-run values (chosen offer, deferral count), None when empty
 
+    @property
+    def journey(self) -> str:
+        return self.of[0]
+
+    @property
+    def version(self) -> int:
+        return self.of[1]
+
+    @version.setter
+    def version(self, version: int) -> None:
+        self.of = _shared(self.of[0], version)
+
     def clone(self) -> Run:
-        return Run(
-            self.id,
-            self.journey,
-            self.version,
-            self.node,
-            self.entered_at,
-            self.variant,
-            self.timer,
-            dict(self.vars) if self.vars else None,
-        )
+        twin = Run.__new__(Run)
+        twin.id, twin.of, twin.node, twin.entered_at = self.id, self.of, self.node, self.entered_at
+        twin.variant, twin.timer, twin.vars = self.variant, self.timer, dict(self.vars) if self.vars else None
+        return twin
 
     def as_dict(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in Run.__slots__}
+        fields = {s: getattr(self, s) for s in Run.__slots__ if s != "of"}
+        return {**fields, "journey": self.journey, "version": self.version}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and self.as_dict() == other.as_dict()
@@ -105,7 +121,7 @@ class Customer:
     @property
     def timezone(self) -> str | None:
         tz = self.traits.get("timezone")
-        return tz if isinstance(tz, str) else None
+        return tz if isinstance(tz, str) and tz else None
 
     def copy(self) -> Customer:
         """A shallow copy: containers are shared until the step that owns the copy writes to them."""
@@ -120,6 +136,23 @@ class Customer:
         new.runs, new.entries, new.counts, new.last = self.runs, self.entries, self.counts, self.last
         new.sends, new.trackers, new.seq = self.sends, self.trackers, self.seq
         return new
+
+    def same_state(self, other: Customer) -> bool:
+        """True if every field of both is the same object: a copy nobody wrote to."""
+        return (
+            self.runs is other.runs
+            and self.entries is other.entries
+            and self.traits is other.traits
+            and self.consent is other.consent
+            and self.counts is other.counts
+            and self.last is other.last
+            and self.trackers is other.trackers
+            and self.sends is other.sends
+            and self.tags is other.tags
+            and self.segments is other.segments
+            and self.seq == other.seq
+            and self.id == other.id
+        )
 
     def runs_of(self, journey: str) -> list[Run]:
         return [r for r in self.runs.values() if r.journey == journey]

@@ -73,6 +73,18 @@ class StepResult(NamedTuple):
     commands: list[Command]
 
 
+class _EventPlan(NamedTuple):
+    """What one event name can touch, looked up once per event instead of once per concern."""
+
+    absorbs: bool  # the profile or a kept aggregate takes it (counts, last, identify, consent)
+    listeners: frozenset[str]  # journeys (any version) whose runs it can move
+    goal: bool  # some journey's goal, so finished runs' trackers may convert
+    entries: tuple[tuple[Journey, Entry], ...]  # live entry rules it triggers
+
+
+_NO_STATS: OfferStats = {}
+
+
 class Engine:
     """The published journeys of one workspace and its policy; `step` applies one input to one customer."""
 
@@ -114,15 +126,16 @@ class Engine:
         self.goal_events = {k: frozenset(v) for k, v in goals.items()}
         self.count_windows = windows
         self.last_events = frozenset(last)
-        self._relevant = (
-            set(self.entry_index)
-            | set(listeners)
-            | set(goals)
-            | set(windows)
-            | last
-            | set(CONSENT_EVENTS)
-            | {"identified", "consent_changed"}
-        )
+        absorbed = set(windows) | last | set(CONSENT_EVENTS) | {"identified", "consent_changed"}
+        self.plans: dict[str, _EventPlan] = {
+            name: _EventPlan(
+                name in absorbed,
+                self.listeners.get(name, frozenset()),
+                name in goals,
+                tuple(self.entry_index.get(name, ())),
+            )
+            for name in set(self.entry_index) | set(listeners) | set(goals) | absorbed
+        }
 
     def publish(self, journey: Journey) -> Engine:
         """A new engine with `journey` live for new entries; older versions stay for the runs on them."""
@@ -130,9 +143,9 @@ class Engine:
 
     def step(self, customer: Customer, inp: Input, now: float, stats: OfferStats | None = None) -> StepResult:
         """Apply one input; see the module docstring for the rules."""
-        if isinstance(inp, EventInput) and inp.name not in self._relevant:
+        if isinstance(inp, EventInput) and inp.name not in self.plans:
             return StepResult(customer, [])
-        return _Step(self, customer, inp, now, stats or {}).run()
+        return _Step(self, customer, inp, now, stats or _NO_STATS).run()
 
     def migration_plan(
         self,
@@ -169,8 +182,7 @@ class _Ctx:
         self.consent: Mapping[str, bool] = customer.consent
         self.tags: AbstractSet[str] = customer.tags
         self.segments: AbstractSet[str] = customer.segments
-        zone = customer.traits.get("timezone")
-        self.timezone = zone if isinstance(zone, str) else tz
+        self.timezone = customer.timezone or tz
 
     def count(self, event: str, since: float | None) -> int:
         times = self._customer.counts.get(event, ())
@@ -182,6 +194,7 @@ class _Ctx:
 
 class _Step:
     __slots__ = (
+        "base",
         "c",
         "ctx",
         "engine",
@@ -189,20 +202,19 @@ class _Step:
         "input_id",
         "now",
         "out",
-        "owned",
-        "owned_runs",
         "pending",
         "policy",
         "stats",
         "steps",
+        "workspace",
     )
 
     def __init__(self, engine: Engine, customer: Customer, inp: Input, now: float, stats: OfferStats) -> None:
         self.engine = engine
-        self.policy = engine.policy
+        self.policy = policy = engine.policy
+        self.workspace = policy.workspace
+        self.base = customer
         self.c = customer.copy()
-        self.owned: set[str] = set()
-        self.owned_runs: set[str] = set()
         self.inp = inp
         self.input_id = inp.id
         self.now = now
@@ -211,28 +223,37 @@ class _Step:
         self.pending: list[tuple[Run, Journey, SendNode]] = []
         self.steps = 0
         self.ctx = _Ctx(
-            self.c, inp.event if isinstance(inp, EventInput) else None, now, self.policy.default_timezone
+            self.c, inp.event if isinstance(inp, EventInput) else None, now, policy.default_timezone
         )
 
     # ---- copy on write -----------------------------------------------------------------------------
+    # A container of the copy is the caller's until first written: `self.base` still holds the same object.
     def own(self, field: str) -> Any:
-        if field not in self.owned:
-            self.owned.add(field)
-            value = dict(getattr(self.c, field))
+        value = getattr(self.c, field)
+        if value is getattr(self.base, field):
+            value = dict(value)
             setattr(self.c, field, value)
             if field == "traits":
                 self.ctx.traits = value
-                self.ctx.timezone = self.c.timezone or self.policy.default_timezone
             elif field == "consent":
                 self.ctx.consent = value
-        return getattr(self.c, field)
+        return value
+
+    def traits_changed(self) -> None:
+        """Later nodes of this step see the new traits, including a new `timezone`."""
+        self.ctx.timezone = self.c.timezone or self.policy.default_timezone
+
+    def own_runs(self) -> dict[str, Run]:
+        runs = self.c.runs
+        if runs is self.base.runs:
+            runs = self.c.runs = dict(runs)
+        return runs
 
     def own_run(self, run: Run) -> Run:
-        if run.id in self.owned_runs:
-            return self.c.runs[run.id]
-        mine = run.clone()
-        self.own("runs")[run.id] = mine
-        self.owned_runs.add(run.id)
+        runs = self.own_runs()
+        mine = runs.get(run.id)
+        if mine is None or mine is self.base.runs.get(run.id):
+            mine = runs[run.id] = run.clone()
         return mine
 
     # ---- dispatch ----------------------------------------------------------------------------------
@@ -250,7 +271,10 @@ class _Step:
             self.on_schedule(inp)
         else:
             self.on_migrate(inp)
-        self.settle()
+        if self.pending:
+            self.settle()
+        if not self.out and self.c.same_state(self.base):
+            return StepResult(self.base, self.out)  # nothing happened: no new state to keep
         return StepResult(self.c, self.out)
 
     def journey_of(self, run: Run) -> Journey:
@@ -258,18 +282,21 @@ class _Step:
 
     # ---- events ------------------------------------------------------------------------------------
     def on_event(self, inp: EventInput) -> None:
-        name, engine = inp.name, self.engine
-        self.absorb(inp)
-        listeners = engine.listeners.get(name)
-        if listeners:
+        plan = self.engine.plans[inp.name]
+        if plan.absorbs:
+            self.absorb(inp)
+        listeners = plan.listeners
+        if listeners and self.c.runs:
             for run in [r for r in self.c.runs.values() if r.journey in listeners]:
                 if run.id in self.c.runs:
                     self.run_event(run, inp)
-        if self.c.trackers and name in engine.goal_events:
+        if plan.goal and self.c.trackers:
             self.track_goals(inp)
-        for journey, entry in engine.entry_index.get(name, ()):
-            if entry.where is None or entry.where(self.ctx):
-                self.enter(journey, entry.node)
+        for journey, entry in plan.entries:
+            # The rules about runs and re-entry are cheaper than most predicates, so they go first.
+            times = self.entries_before(journey)
+            if times is not None and (entry.where is None or entry.where(self.ctx)):
+                self.start(journey, entry.node, times)
 
     def absorb(self, inp: EventInput) -> None:
         """The profile and kept aggregates take the event before any journey looks at it."""
@@ -294,6 +321,7 @@ class _Step:
                 if isinstance(consent, Mapping):
                     self.own("consent").update({str(k): bool(v) for k, v in consent.items()})
                 self.own("traits").update({k: v for k, v in traits.items() if k != "consent"})
+                self.traits_changed()
         consent_value = CONSENT_EVENTS.get(name)
         if name == "consent_changed" or consent_value is not None:
             props = inp.event.get("properties") or {}
@@ -353,7 +381,8 @@ class _Step:
                 self.convert(journey, run_id, goal.value)
                 continue
             kept.append(tracker)
-        self.c.trackers = tuple(kept)
+        if len(kept) < len(self.c.trackers):
+            self.c.trackers = tuple(kept)
 
     def convert(self, journey: Journey, run_id: str, value: Expression | None) -> None:
         amount = value.evaluate(self.ctx) if value is not None else None
@@ -361,7 +390,7 @@ class _Step:
         assert journey.goal is not None
         self.out.append(
             Conversion(
-                self.policy.workspace,
+                self.workspace,
                 self.c.id,
                 journey.id,
                 journey.version,
@@ -469,42 +498,40 @@ class _Step:
 
     # ---- running nodes -----------------------------------------------------------------------------
     def enter(self, journey: Journey, node: str) -> None:
-        c = self.c
+        times = self.entries_before(journey)
+        if times is not None:
+            self.start(journey, node, times)
+
+    def entries_before(self, journey: Journey) -> int | None:
+        """How often the customer entered `journey` before; None if run or re-entry rules forbid it now."""
+        c, jid = self.c, journey.id
         if not journey.concurrent_runs:
             for other in c.runs.values():
-                if other.journey == journey.id:
-                    return
-        times, last_at = c.entries.get(journey.id, (0, 0.0))
+                if other.journey == jid:
+                    return None
+        entered = c.entries.get(jid)
+        if entered is None:
+            return 0
+        times, last_at = entered
         rule = journey.reentry
         if times and (
             not rule.allowed
             or self.now - last_at < rule.cooldown
             or (rule.max is not None and times >= rule.max)
         ):
-            return
-        self.own("entries")[journey.id] = (times + 1, self.now)
-        run = Run(
-            "r" + key4(journey.id, c.id, self.input_id, node, size=6),
-            journey.id,
-            journey.version,
-            node,
-            self.now,
-        )
-        self.own("runs")[run.id] = run
-        self.owned_runs.add(run.id)
+            return None
+        return times
+
+    def start(self, journey: Journey, node: str, times: int) -> None:
+        """A new run at `node`; `times` is what `entries_before` allowed."""
+        c, now, jid, input_id = self.c, self.now, journey.id, self.input_id
+        self.own("entries")[jid] = (times + 1, now)
+        run_id = "r" + key4(jid, c.id, input_id, node, size=6)
+        run = Run(run_id, jid, journey.version, node, now)
+        self.own_runs()[run_id] = run
         self.out.append(
             Transition(
-                self.policy.workspace,
-                c.id,
-                journey.id,
-                journey.version,
-                run.id,
-                None,
-                node,
-                "entered",
-                self.input_id,
-                self.now,
-                None,
+                self.workspace, c.id, jid, journey.version, run_id, None, node, "entered", input_id, now
             )
         )
         self.advance(run, journey)
@@ -515,7 +542,7 @@ class _Step:
             run.timer = 0
         self.out.append(
             Transition(
-                self.policy.workspace,
+                self.workspace,
                 self.c.id,
                 journey.id,
                 journey.version,
@@ -535,7 +562,7 @@ class _Step:
             self.out.append(CancelTimer(self.c.id, run.id, run.timer))
         self.out.append(
             Transition(
-                self.policy.workspace,
+                self.workspace,
                 self.c.id,
                 journey.id,
                 journey.version,
@@ -548,7 +575,7 @@ class _Step:
                 run.variant,
             )
         )
-        del self.own("runs")[run.id]
+        del self.own_runs()[run.id]
         self.pending = [p for p in self.pending if p[0].id != run.id]
         goal = journey.goal
         if goal and not converted and not (run.vars and run.vars.get("converted")):
@@ -646,7 +673,7 @@ class _Step:
         )
         self.out.append(
             Decision(
-                self.policy.workspace,
+                self.workspace,
                 self.c.id,
                 journey.id,
                 journey.version,
@@ -666,7 +693,7 @@ class _Step:
         chosen = max(scored, key=lambda s: s[1])[0] if scored else None
         self.out.append(
             Decision(
-                self.policy.workspace,
+                self.workspace,
                 self.c.id,
                 journey.id,
                 journey.version,
@@ -701,6 +728,7 @@ class _Step:
             ) + amount
         for name in node.unset:
             traits.pop(name, None)
+        self.traits_changed()
         if node.add_tags or node.remove_tags:
             self.c.tags = (self.c.tags | frozenset(node.add_tags)) - frozenset(node.remove_tags)
             self.ctx.tags = self.c.tags
@@ -749,7 +777,7 @@ class _Step:
             offer = (run.vars or {}).get("offer")
             self.out.append(
                 Send(
-                    key(journey.id, journey.version, node.id, self.c.id, self.input_id),
+                    key(journey.id, journey.version, node.id, self.c.id, run.id, self.input_id),
                     self.c.id,
                     journey.id,
                     journey.version,
@@ -772,7 +800,7 @@ class _Step:
             assert verdict.reason is not None
             self.out.append(
                 Suppression(
-                    self.policy.workspace,
+                    self.workspace,
                     self.c.id,
                     journey.id,
                     journey.version,

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from rumbo.engine.commands import CancelTimer, ScheduleTimer
+from rumbo.engine.commands import CancelTimer, ScheduleTimer, Send
 from rumbo.engine.inputs import EventInput, Migrate, TimerFired
 from rumbo.engine.policy import Policy
 from rumbo.engine.state import Customer
@@ -261,3 +261,43 @@ def test_identify_traits_and_consent_events_update_the_profile() -> None:
         "email.news": False,
     }
     assert customer.traits == {} and customer.consent == {}
+
+
+def test_a_new_timezone_applies_to_later_nodes_of_the_same_step() -> None:
+    j = journey(
+        """
+        journey: j
+        events: {go: {}}
+        entry: {event: go}
+        nodes:
+          move: {update: {set: {timezone: Asia/Tokyo}}, next: morning}
+          morning: {wait: {window: {days: any, from: "09:00", to: "10:00"}}, next: end}
+          end: {exit: {}}
+        """
+    )
+    result = Engine([j], NO_QUIET).step(reachable(timezone="UTC"), event("go", T0), T0)
+    (timer,) = [c for c in result.commands if isinstance(c, ScheduleTimer)]
+    assert timer.at == T0 + 16 * HOUR  # T0 is 17:00 in Tokyo; 09:00 there on 03-03 is 00:00 UTC
+
+
+def test_concurrent_runs_reaching_one_send_on_one_input_get_distinct_keys() -> None:
+    j = journey(
+        """
+        journey: j
+        events: {go: {}, tick: {}}
+        entry: {event: go}
+        reentry: always
+        concurrent_runs: true
+        nodes:
+          hold: {wait_for: {event: tick, timeout: 1d}, next: {happened: hi, timed_out: end}}
+          hi: {send: {channel: email, template: t}, next: end}
+          end: {exit: {}}
+        """
+    )
+    engine = Engine([j], NO_QUIET)
+    customer = reachable()
+    for i in range(2):
+        customer = engine.step(customer, event("go", T0 + i, f"g{i}"), T0 + i).customer
+    result = engine.step(customer, event("tick", T0 + HOUR), T0 + HOUR)
+    sends = [c for c in result.commands if isinstance(c, Send)]
+    assert len(sends) == 2 and len({s.key for s in sends}) == 2 and len({s.run for s in sends}) == 2

@@ -61,7 +61,7 @@ def test_wait_for_a_duration_schedules_a_timer_then_moves_on_when_it_fires() -> 
     at = T0 + 2 * HOUR
     assert second.commands == [
         T(run_id, "pause", "hello", "next", fired.id, at),
-        Send(key("j", 1, "hello", "u1", fired.id), "u1", "j", 1, run_id, "hello", "email", "t1", at),
+        Send(key("j", 1, "hello", "u1", run_id, fired.id), "u1", "j", 1, run_id, "hello", "email", "t1", at),
         T(run_id, "hello", "end", "next", fired.id, at),
         T(run_id, "end", None, "next", fired.id, at),
     ]
