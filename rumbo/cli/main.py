@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from rumbo import __version__
-from rumbo.tuning import tune_gc
 from rumbo.cli.analyze import analyze
 from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
+from rumbo.tuning import tune_gc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -107,7 +107,7 @@ class Population:
             roll -= candidate.share
         user = f"cust-{index:06d}"
         zone = rng.choice(ZONES)
-        budget = rng.lognormvariate(0.2 if segment.name == "loyal" else 0.0, 0.35)  # some spend more per order
+        budget = rng.lognormvariate(0.2 if segment.name == "loyal" else 0.0, 0.35)  # spend per order varies
         app = rng.random() < segment.app_user
         first_day = rng.uniform(0, self.days * 0.8) if segment.name == "new" else 0.0
         subscriber = rng.random() < 0.2

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
 _VERSIONS: dict[tuple[str, int], tuple[str, int]] = {}
 
 
