@@ -15,8 +15,10 @@ from rumbo.analytics.experiments import (
     analyse_experiments,
     parse_weights,
     weights_from_journeys,
+    windows_from_journeys,
 )
 from rumbo.analytics.output import FORMATS, Format, render, save_chart
+from rumbo.durations import parse_duration
 from rumbo.errors import RumboError
 
 if TYPE_CHECKING:
@@ -40,7 +42,14 @@ if TYPE_CHECKING:
     "journey_files",
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
-    help="Journey file (or folder) to read the configured split weights from, for the SRM check; repeatable.",
+    help="Journey file (or folder) with split weights (for the SRM check) and goal windows; repeatable.",
+)
+@click.option(
+    "--window",
+    default=None,
+    metavar="DURATION",
+    help="Conversion window of --journey, e.g. 14d, for the always-valid test [default: the goal's `within` "
+    "from --journey-file, else the longest delay to conversion observed].",
 )
 @click.option(
     "--weights",
@@ -78,6 +87,7 @@ def experiment(
     goal: str | None,
     journey_files: tuple[Path, ...],
     weights: str | None,
+    window: str | None,
     control: str | None,
     alpha: float,
     mde: float,
@@ -94,6 +104,11 @@ def experiment(
     """
     try:
         configured = _weights(journey_files, weights, journey, node)
+        windows = windows_from_journeys([str(p) for p in journey_files]) if journey_files else {}
+        if window is not None:
+            if journey is None:
+                raise click.UsageError("--window applies to one journey: give --journey with it")
+            windows[journey] = parse_duration(window)
         archive = Archive(archive_dir if archive_dir is not None else default_archive_path())
         result = analyse_experiments(
             open_engine(archive, engine),
@@ -106,6 +121,7 @@ def experiment(
             mde=mde,
             power=power,
             tau=tau,
+            windows=windows,
         )
         click.echo(
             render(
