@@ -529,17 +529,13 @@ class _Step:
         run_id = "r" + key4(jid, c.id, input_id, node, size=6)
         run = Run(run_id, jid, journey.version, node, now)
         self.own_runs()[run_id] = run
-        self.out.append(
-            Transition(
-                self.workspace, c.id, jid, journey.version, run_id, None, node, "entered", input_id, now
-            )
-        )
+        self.transition(run, journey, None, node, "entered")
         self.advance(run, journey)
 
-    def move(self, run: Run, journey: Journey, to: str, cause: TransitionCause, cancel: bool = True) -> None:
-        if cancel and run.timer:
-            self.out.append(CancelTimer(self.c.id, run.id, run.timer))
-            run.timer = 0
+    def transition(
+        self, run: Run, journey: Journey, frm: str | None, to: str | None, cause: TransitionCause
+    ) -> None:
+        """Record a move of `run` (the split arm it is in goes with every record)."""
         self.out.append(
             Transition(
                 self.workspace,
@@ -547,7 +543,7 @@ class _Step:
                 journey.id,
                 journey.version,
                 run.id,
-                run.node,
+                frm,
                 to,
                 cause,
                 self.input_id,
@@ -555,26 +551,18 @@ class _Step:
                 run.variant,
             )
         )
+
+    def move(self, run: Run, journey: Journey, to: str, cause: TransitionCause, cancel: bool = True) -> None:
+        if cancel and run.timer:
+            self.out.append(CancelTimer(self.c.id, run.id, run.timer))
+            run.timer = 0
+        self.transition(run, journey, run.node, to, cause)
         run.node = to
 
     def exit(self, run: Run, journey: Journey, cause: TransitionCause, converted: bool = False) -> None:
         if run.timer:
             self.out.append(CancelTimer(self.c.id, run.id, run.timer))
-        self.out.append(
-            Transition(
-                self.workspace,
-                self.c.id,
-                journey.id,
-                journey.version,
-                run.id,
-                run.node,
-                None,
-                cause,
-                self.input_id,
-                self.now,
-                run.variant,
-            )
-        )
+        self.transition(run, journey, run.node, None, cause)
         del self.own_runs()[run.id]
         self.pending = [p for p in self.pending if p[0].id != run.id]
         goal = journey.goal

@@ -71,6 +71,17 @@ def describe(node: AnyNode) -> str:
     raise TypeError(node)
 
 
+def _shape(node: AnyNode) -> str:
+    """Choices are drawn as diamonds, ends as ovals, everything else as boxes."""
+    if isinstance(node, BranchNode | SplitNode | DecideNode):
+        return "choice"
+    return "end" if isinstance(node, ExitNode) else "step"
+
+
+_MERMAID_SHAPES = {"choice": ('{{"', '"}}'), "end": ('(["', '"])'), "step": ('["', '"]')}
+_DOT_SHAPES = {"choice": "diamond", "end": "oval", "step": "box"}
+
+
 def _quote(text: str) -> str:
     return text.replace('"', "'")
 
@@ -83,13 +94,7 @@ def to_mermaid(journey: Journey, counts: Mapping[str, int] | None = None) -> str
         label = f"{node_id}<br/>{describe(node)}"
         if counts and node_id in counts:
             label += f"<br/>{counts[node_id]:,}"
-        shape = (
-            ('{{"', '"}}')
-            if isinstance(node, BranchNode | SplitNode | DecideNode)
-            else ('(["', '"])')
-            if isinstance(node, ExitNode)
-            else ('["', '"]')
-        )
+        shape = _MERMAID_SHAPES[_shape(node)]
         lines.append(f"    {node_id}{shape[0]}{_quote(label)}{shape[1]}")
     for first in sorted({e.node for e in journey.entries}):
         lines.append(f"    __entry --> {first}")
@@ -109,11 +114,7 @@ def to_dot(journey: Journey, counts: Mapping[str, int] | None = None) -> str:
         label = f"{node_id}\\n{describe(node)}"
         if counts and node_id in counts:
             label += f"\\n{counts[node_id]:,}"
-        shape = (
-            "diamond"
-            if isinstance(node, BranchNode | SplitNode | DecideNode)
-            else ("oval" if isinstance(node, ExitNode) else "box")
-        )
+        shape = _DOT_SHAPES[_shape(node)]
         lines.append(f'    "{node_id}" [shape={shape}, label="{_quote(label)}"];')
     for first in sorted({e.node for e in journey.entries}):
         lines.append(f'    "__entry" -> "{first}";')
