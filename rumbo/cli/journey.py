@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,52 @@ def graph(file: str, fmt: str, catalog: str | None) -> None:
     except JourneyInvalid as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(to_mermaid(compiled) if fmt == "mermaid" else to_dot(compiled), nl=False)
+
+
+@journey.command(name="migration-plan")
+@click.argument("current", type=click.Path(exists=True, dir_okay=False))
+@click.argument("draft", type=click.Path(exists=True, dir_okay=False))
+@click.argument("events", type=click.Path(exists=True, dir_okay=False))
+@click.option("--map", "mapping", multiple=True, metavar="OLD=NEW", help="Move runs at node OLD to node NEW.")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Workspace catalogue (YAML).")
+def migration_plan(
+    current: str, draft: str, events: str, mapping: tuple[str, ...], catalog: str | None
+) -> None:
+    """Dry run of publishing DRAFT over CURRENT: replay EVENTS on CURRENT, then count where the runs still
+    waiting would move (same node id unless --map says otherwise) and which would stop."""
+    nodes: dict[str, str] = {}
+    for item in mapping:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            raise click.BadParameter(f"{item!r} is not OLD=NEW", param_hint="--map")
+        nodes[old] = new
+    try:
+        live = load_journeys([current], _catalog(catalog))[0]
+        proposed = load_journeys([draft], _catalog(catalog))[0]
+    except JourneyInvalid as exc:
+        raise click.ClickException(str(exc)) from exc
+    if proposed.id != live.id:
+        raise click.ClickException(
+            f"the draft is journey {proposed.id!r}, not {live.id!r}: a new version keeps the id"
+        )
+    unknown = sorted(set(nodes) - set(live.nodes))
+    if unknown:
+        raise click.BadParameter(f"no node {', '.join(unknown)} in {current}", param_hint="--map")
+    messages = _read_events(Path(events))
+    runtime = VirtualRuntime(Engine([live]))
+    try:
+        runtime.replay(messages)
+    except ValueError as exc:
+        raise click.ClickException(f"{events}: {exc}") from exc
+    draft_version = replace(proposed, version=live.version + 1)
+    plan = Engine([live, draft_version]).migration_plan(
+        runtime.customers.values(), live.id, draft_version.version, nodes
+    )
+    table = Table(title=f"{live.id}: runs waiting after {len(messages):,} events", title_justify="left")
+    for column in ("from node", "to node", "runs"):
+        table.add_column(column, justify="right" if column == "runs" else "left")
+    for (_version, frm, to), count in sorted(plan.items()):
+        table.add_row(frm, to, f"{count:,}")
+    Console().print(table)
+    moved = sum(n for (_v, _f, to), n in plan.items() if to != "stopped")
+    click.echo(f"{moved:,} would move, {sum(plan.values()) - moved:,} would stop")

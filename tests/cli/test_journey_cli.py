@@ -89,3 +89,32 @@ def test_graph_draws_mermaid_and_dot() -> None:
     code, out = invoke("journey", "graph", str(EXAMPLES / "cart-recovery.yaml"), "--format", "dot")
     assert code == 0, out
     assert out.startswith('digraph "cart-recovery"') and '"wait_order" -> "thank" [label="happened"];' in out
+
+
+def test_migration_plan_counts_where_waiting_runs_would_go(tmp_path: Path) -> None:
+    current = EXAMPLES / "cart-recovery.yaml"
+    draft = tmp_path / "cart-v2.yaml"
+    draft.write_text(current.read_text().replace("wait_order", "wait_purchase"))
+    events = tmp_path / "early.jsonl"
+    lines = (ROOT / "examples" / "events" / "cart-recovery.jsonl").read_text().splitlines()
+    events.write_text("\n".join(lines[:60]) + "\n")
+    code, out = invoke("journey", "migration-plan", str(current), str(draft), str(events))
+    assert code == 0, out
+    assert "wait_order" in out and "stopped" in out and "0 would move, 11 would stop" in out
+    code, out = invoke(
+        "journey",
+        "migration-plan",
+        str(current),
+        str(draft),
+        str(events),
+        "--map",
+        "wait_order=wait_purchase",
+    )
+    assert code == 0, out
+    assert "11 would move, 0 would stop" in out
+    code, out = invoke("journey", "migration-plan", str(current), str(draft), str(events), "--map", "nope=x")
+    assert code == 2 and "no node nope" in out, out
+    other = tmp_path / "other.yaml"
+    other.write_text(current.read_text().replace("journey: cart-recovery", "journey: other"))
+    code, out = invoke("journey", "migration-plan", str(current), str(other), str(events))
+    assert code == 1 and "a new version keeps the id" in out, out
