@@ -3,11 +3,20 @@
 A journey's split node sends each run to one arm (A, B, … or the holdout, which receives nothing). A run
 converts when it reaches the journey's goal inside the conversion window; conversion is tracked even after
 a holdout run has left, so the holdout's rate is the rate without the journey. For each split this module
-reports, per arm: runs, conversions and rate; against the control (the holdout, else the baseline arm):
-absolute and relative lift with intervals, the fixed-horizon z-test with the sample size it needs, the
-always-valid mSPRT p-value and interval over daily looks; and a sample-ratio-mismatch check against the
-configured weights. Then the uplift of each journey (all arms pooled against its holdout) and of the
-whole programme (journeys combined, each against its own holdout).
+reports, per arm: runs, customers, conversions and rate; against the control (the holdout, else the
+baseline arm): absolute and relative lift with intervals, the fixed-horizon z-test with the sample size it
+needs, the always-valid mSPRT p-value and interval over daily looks; and a sample-ratio-mismatch check of
+the customers per arm against the configured weights. Then the uplift of each journey (all arms pooled
+against its holdout) and of the whole programme (journeys combined, each against its own holdout).
+
+The engine randomises customers, not runs: a hash of journey, node and customer id picks the arm, so a
+customer who re-enters a journey brings every run to the same arm. The customer is therefore the unit of
+the sample ratio check (distinct customers per arm; a customer found in two arms of one split is an
+assignment fault and is reported), and the unit of every variance: the estimand stays the conversion rate
+per run, but each arm's variance is cluster-robust by customer (the delta method for a ratio of sums,
+expressed as the arm's design effect — `rumbo.analytics.stats.design_effect`), in the z-test, the
+intervals, the always-valid test and the uplifts. With one run per customer all of it reduces to the
+textbook figures.
 
 The always-valid test replays the archive as a daily reader would have seen it, counting at each look only
 the runs whose conversion window had closed by then ("mature" runs), each with its final outcome. A run
@@ -38,6 +47,7 @@ from rumbo.analytics.sequential import MIN_RUNS, SequentialResult, msprt
 from rumbo.analytics.stats import (
     ProportionComparison,
     SampleRatioCheck,
+    design_effect,
     normal_quantile,
     normal_two_sided_p,
     planned_sample_size,
@@ -50,6 +60,8 @@ HOLDOUT: Final = "holdout"
 DAY: Final = 86400.0
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 Weights = Mapping[tuple[str, str], Mapping[str, float]]  # (journey, split node) -> variant -> weight
 
 
@@ -59,7 +71,8 @@ class NoExperiment(AnalyticsError):
 
 @dataclass(frozen=True)
 class ExperimentRuns:
-    """One row per run that passed a split node: its arm, when, and whether (when) it converted."""
+    """One row per run that passed a split node: its arm, its customer, when, and whether (when) it
+    converted."""
 
     journey: list[str]
     node: list[str]
@@ -67,6 +80,7 @@ class ExperimentRuns:
     split_at: FloatArray  # epoch seconds
     converted_at: FloatArray  # epoch seconds, NaN if the run never converted
     value: FloatArray
+    customer: list[str] | None = None  # None: every run is a customer of its own (independent runs)
 
     @classmethod
     def from_table(cls, table: pa.Table) -> ExperimentRuns:
@@ -80,7 +94,15 @@ class ExperimentRuns:
             split_at=floats("split_at"),
             converted_at=floats("converted_at"),
             value=np.nan_to_num(floats("value")),
+            customer=[str(v) for v in table.column("customer").to_pylist()],
         )
+
+    def customer_codes(self) -> npt.NDArray[np.int64]:
+        """One integer per distinct customer, per run; a run of its own when customers are not known."""
+        if self.customer is None:
+            return np.arange(len(self.journey), dtype=np.int64)
+        _, codes = np.unique(np.asarray(self.customer, dtype=object), return_inverse=True)
+        return np.asarray(codes, dtype=np.int64).reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -92,6 +114,8 @@ class Arm:
     conversions: int
     value: float
     mature_runs: int  # runs whose conversion window had closed by the last record: what the mSPRT counts
+    customers: int = 0  # distinct customers among the runs: the unit the split randomised
+    design_effect: float = 1.0  # variance of the rate over the binomial one, runs clustered by customer
 
     @property
     def rate(self) -> float:
@@ -122,6 +146,8 @@ class SplitReport:
     looks: int  # daily looks the anytime-valid test used
     window: float  # seconds after its split by which a run's conversion is final (its window closed)
     window_from_goal: bool  # the window is the journey goal's `within`, not the longest delay observed
+    crossed_customers: int = 0  # customers found in more than one arm: an assignment fault
+    crossed_examples: tuple[str, ...] = ()  # a few of them, to look up
 
 
 @dataclass(frozen=True)
@@ -155,7 +181,8 @@ class ExperimentResult:
 
         `lift*` is the absolute difference in rate with its Wald interval, `p_value` the fixed-horizon
         z-test's; `av_*` are the always-valid (mSPRT) p-value and interval, over the runs whose conversion
-        window had closed (see `notes`); `srm_p` the sample ratio check's.
+        window had closed (see `notes`); `srm_p` the sample ratio check's, on customers. Every variance is
+        cluster-robust by customer.
         """
         rows: list[dict[str, Any]] = []
         for split in self.splits:
@@ -168,6 +195,7 @@ class ExperimentResult:
                         "node": split.node,
                         "variant": arm.variant,
                         "runs": arm.runs,
+                        "customers": arm.customers,
                         "conv": arm.conversions,
                         "rate": arm.rate,
                         "vs": None if c is None else c.control,
@@ -208,9 +236,17 @@ class ExperimentResult:
                         else ""
                     )
                 )
+            if split.crossed_customers:
+                examples = ", ".join(split.crossed_examples)
+                out.append(
+                    f"ASSIGNMENT FAULT at {where}: {split.crossed_customers:,} customers were assigned to "
+                    f"more than one arm (e.g. {examples}) — the split assigns each customer one arm for "
+                    "good, so records are mislabelled, customers were merged, or the split's weights "
+                    "changed between journey versions; do not trust this comparison"
+                )
             if split.srm is not None and split.srm.mismatch:
                 out.append(
-                    f"SAMPLE RATIO MISMATCH at {where}: runs per arm {split.srm.observed} against "
+                    f"SAMPLE RATIO MISMATCH at {where}: customers per arm {split.srm.observed} against "
                     f"expected { {k: round(v, 1) for k, v in split.srm.expected.items()} } "
                     f"(p = {split.srm.p_value:.2g}) — assignment or logging is broken; do not trust this "
                     "comparison"
@@ -219,10 +255,16 @@ class ExperimentResult:
                 out.append(f"{where}: no split weights given, so the sample ratio was not checked")
             if split.planned_runs_per_arm is not None:
                 short = [a.variant for a in split.arms if a.runs < split.planned_runs_per_arm]
+                control = next(a for a in split.arms if a.variant == split.control)
+                deff = (
+                    f" (its design effect {control.design_effect:.2f} included: customers re-enter)"
+                    if control.design_effect > 1
+                    else ""
+                )
                 if short:
                     out.append(
                         f"{where}: the fixed-horizon test plans {split.planned_runs_per_arm:,} runs per "
-                        f"arm to detect a {self.parameters.get('mde', 0):.0%} relative lift; "
+                        f"arm{deff} to detect a {self.parameters.get('mde', 0):.0%} relative lift; "
                         f"{', '.join(short)} have fewer — read the always-valid p-value until then"
                     )
         return out
@@ -243,6 +285,7 @@ _ARM_SCHEMA: Final = pa.schema(
         ("node", pa.string()),
         ("variant", pa.string()),
         ("runs", pa.int64()),
+        ("customers", pa.int64()),
         ("conv", pa.int64()),
         ("rate", pa.float64()),
         ("vs", pa.string()),
@@ -305,6 +348,8 @@ def _split_dict(s: SplitReport) -> dict[str, Any]:
                 "rate": a.rate,
                 "value": a.value,
                 "mature_runs": a.mature_runs,
+                "customers": a.customers,
+                "design_effect": a.design_effect,
             }
             for a in s.arms
         ],
@@ -342,6 +387,8 @@ def _split_dict(s: SplitReport) -> dict[str, Any]:
         "looks": s.looks,
         "window_seconds": s.window,
         "window_from_goal": s.window_from_goal,
+        "crossed_customers": s.crossed_customers,
+        "crossed_examples": list(s.crossed_examples),
     }
 
 
@@ -373,27 +420,30 @@ def _conversions_cte(goal: str | None) -> str:
 def arms_from_decisions_sql(
     journey: str | None = None, node: str | None = None, goal: str | None = None
 ) -> str:
-    """Runs per split arm from the engine's split decisions, joined to their conversions."""
+    """Runs per split arm, with their customer, from the engine's split decisions, joined to their
+    conversions."""
     return f"""
     WITH arms AS (
-        SELECT journey, run, node, chosen AS variant, min("at") AS split_at
+        SELECT journey, run, node, chosen AS variant, min("at") AS split_at,
+               coalesce(min(customer), run) AS customer
         FROM decision
         WHERE policy = 'split' AND chosen IS NOT NULL{_filters(journey, node, "node")}
         GROUP BY journey, run, node, chosen
     ),
     {_conversions_cte(goal)}
-    SELECT a.journey AS journey, a.node AS node, a.variant AS variant,
+    SELECT a.journey AS journey, a.node AS node, a.variant AS variant, a.customer AS customer,
            epoch(a.split_at) AS split_at, epoch(g.converted_at) AS converted_at,
            coalesce(g.value, 0.0) AS value
     FROM arms a LEFT JOIN goals g ON g.journey = a.journey AND g.run = a.run
-    ORDER BY journey, node, variant, split_at
+    ORDER BY journey, node, variant, split_at, customer
     """
 
 
 def arms_from_transitions_sql(
     journey: str | None = None, node: str | None = None, goal: str | None = None
 ) -> str:
-    """Runs per split arm read from transitions: a run left a node with a variant it arrived without."""
+    """Runs per split arm, with their customer, read from transitions: a run left a node with a variant it
+    arrived without."""
     return f"""
     WITH reached AS (
         SELECT DISTINCT journey, run, to_node AS node, coalesce(variant, '') AS arrived_as
@@ -401,31 +451,32 @@ def arms_from_transitions_sql(
         WHERE to_node IS NOT NULL
     ),
     departed AS (
-        SELECT journey, run, from_node AS node, variant, min("at") AS split_at
+        SELECT journey, run, from_node AS node, variant, min("at") AS split_at,
+               coalesce(min(customer), run) AS customer
         FROM transition
         WHERE variant IS NOT NULL AND from_node IS NOT NULL{_filters(journey, node, "from_node")}
         GROUP BY journey, run, from_node, variant
     ),
     arms AS (
         SELECT DISTINCT d.journey AS journey, d.run AS run, d.node AS node, d.variant AS variant,
-               d.split_at AS split_at
+               d.split_at AS split_at, d.customer AS customer
         FROM departed d
         JOIN reached r ON r.journey = d.journey AND r.run = d.run AND r.node = d.node
         WHERE r.arrived_as <> d.variant
     ),
     {_conversions_cte(goal)}
-    SELECT a.journey AS journey, a.node AS node, a.variant AS variant,
+    SELECT a.journey AS journey, a.node AS node, a.variant AS variant, a.customer AS customer,
            epoch(a.split_at) AS split_at, epoch(g.converted_at) AS converted_at,
            coalesce(g.value, 0.0) AS value
     FROM arms a LEFT JOIN goals g ON g.journey = a.journey AND g.run = a.run
-    ORDER BY journey, node, variant, split_at
+    ORDER BY journey, node, variant, split_at, customer
     """
 
 
 def extract_runs(
     engine: QueryEngine, journey: str | None = None, node: str | None = None, goal: str | None = None
 ) -> ExperimentRuns:
-    """Every run that passed a split matching the filters, with its arm and conversion."""
+    """Every run that passed a split matching the filters, with its arm, customer and conversion."""
     table = engine.query(arms_from_decisions_sql(journey, node, goal))
     if table.num_rows == 0:
         table = engine.query(arms_from_transitions_sql(journey, node, goal))
@@ -462,6 +513,9 @@ def analyse_runs(
     of effect the experiment is meant to find). `windows` gives, per journey, the seconds after which a
     run's conversion is final — its goal's `within` (see `windows_from_journeys`); for a journey without
     one, the longest time from split to conversion observed in the split stands in.
+
+    Runs of one customer are one cluster: the sample ratio check counts customers, and every variance is
+    cluster-robust by customer (`runs.customer`; without it each run is its own customer).
     """
     if not 0 < alpha < 1:
         raise AnalyticsError(f"alpha {alpha!r} must be between 0 and 1, e.g. 0.05")
@@ -475,12 +529,18 @@ def analyse_runs(
     journey_arr = np.asarray(runs.journey, dtype=object)
     node_arr = np.asarray(runs.node, dtype=object)
     variant_arr = np.asarray(runs.variant, dtype=object)
+    customers = runs.customer_codes()
+    customer_names = (
+        np.asarray(runs.customer, dtype=object) if runs.customer is not None else np.arange(customers.size)
+    )
     converted = ~np.isnan(runs.converted_at)
     # A conversion recorded before the split (the goal reached while waiting for it) still counts.
     delay = np.where(converted, np.fmax(runs.converted_at - runs.split_at, 0.0), np.nan)
 
     splits: list[SplitReport] = []
     uplifts: list[Uplift] = []
+    # Per journey, the holdout split with the most runs: (runs, treated mask, holdout mask).
+    programme_strata: dict[str, tuple[int, BoolArray, BoolArray]] = {}
     for journey, node in keys:
         in_split = (journey_arr == journey) & (node_arr == node)
         variants = sorted(set(variant_arr[in_split].tolist()))
@@ -499,6 +559,7 @@ def analyse_runs(
         arms = []
         for v in variants:
             m = in_split & (variant_arr == v)
+            sums = _customer_sums(customers, converted, m)
             arms.append(
                 Arm(
                     v,
@@ -506,6 +567,8 @@ def analyse_runs(
                     int((m & converted).sum()),
                     float(runs.value[m & converted].sum()),
                     int((m & (mature_at <= last)).sum()),
+                    int(np.unique(customers[m]).size),
+                    float(design_effect(*sums)),
                 )
             )
         ctrl = _control_of(variants, control, journey, node)
@@ -513,27 +576,38 @@ def analyse_runs(
         pooled = sum(a.conversions for a in arms) / max(1, sum(a.runs for a in arms))
         scale = tau if tau is not None else (mde * pooled if pooled > 0 else 0.01)
 
-        xc, nc = _cumulative(mature_at, success, in_split & (variant_arr == ctrl), looks)
+        xc, nc, dc = _cumulative(mature_at, success, in_split & (variant_arr == ctrl), looks, customers)
         comparisons = []
         for arm in arms:
             if arm.variant == ctrl:
                 continue
-            xt, nt = _cumulative(mature_at, success, in_split & (variant_arr == arm.variant), looks)
+            m = in_split & (variant_arr == arm.variant)
+            xt, nt, dt = _cumulative(mature_at, success, m, looks, customers)
             fixed = two_proportion_test(
-                control_arm.conversions, control_arm.runs, arm.conversions, arm.runs, alpha
+                control_arm.conversions,
+                control_arm.runs,
+                arm.conversions,
+                arm.runs,
+                alpha,
+                deff_control=control_arm.design_effect,
+                deff_treatment=arm.design_effect,
             )
-            sequential = msprt(xc, nc, xt, nt, tau=scale, alpha=alpha)
+            sequential = msprt(xc, nc, xt, nt, tau=scale, alpha=alpha, deff_control=dc, deff_treatment=dt)
             comparisons.append(ArmComparison(arm.variant, ctrl, fixed, sequential))
 
+        crossed = _crossed_customers(customers[in_split], variant_arr[in_split])
         configured = None if weights is None else weights.get((journey, node))
         srm = (
             None
             if configured is None
-            else sample_ratio_mismatch({a.variant: a.runs for a in arms}, configured)
+            else sample_ratio_mismatch({a.variant: a.customers for a in arms}, configured)
         )
         planned: int | None = None
         if 0 < control_arm.rate < 1 and 0 < control_arm.rate * (1 + mde) < 1:
-            planned = planned_sample_size(control_arm.rate, mde, alpha, power)
+            # Runs of re-entering customers carry less information each: the plan grows by the design effect.
+            planned = math.ceil(
+                planned_sample_size(control_arm.rate, mde, alpha, power) * control_arm.design_effect
+            )
         splits.append(
             SplitReport(
                 journey,
@@ -546,38 +620,100 @@ def analyse_runs(
                 int(looks.size),
                 window,
                 goal_window is not None,
+                int(crossed.size),
+                tuple(str(customer_names[in_split][customers[in_split] == c][0]) for c in crossed[:5]),
             )
         )
         if HOLDOUT in variants and len(variants) > 1:
-            treated = [a for a in arms if a.variant != HOLDOUT]
+            treated_mask = in_split & (variant_arr != HOLDOUT)
+            holdout_mask = in_split & (variant_arr == HOLDOUT)
             uplifts.append(
-                _uplift(
-                    journey,
-                    node,
-                    [
-                        (
-                            sum(a.runs for a in treated),
-                            sum(a.conversions for a in treated),
-                            control_arm.runs,
-                            control_arm.conversions,
-                        )
-                    ],
-                    alpha,
-                )
+                _uplift(journey, node, [(treated_mask, holdout_mask)], converted, customers, alpha)
             )
+            size = int(in_split.sum())
+            # A journey with several holdout splits counts once in the programme, through its largest.
+            if journey not in programme_strata or size > programme_strata[journey][0]:
+                programme_strata[journey] = (size, treated_mask, holdout_mask)
 
-    programme = _programme(uplifts, alpha)
+    programme = (
+        _uplift(
+            "programme", None, [(t, h) for _, t, h in programme_strata.values()], converted, customers, alpha
+        )
+        if programme_strata
+        else None
+    )
     parameters = {"alpha": alpha, "mde": mde, "power": power, "tau": tau, "control": control}
     return ExperimentResult(splits, uplifts, programme, parameters)
 
 
+def _customer_sums(
+    customers: IntArray, outcome: BoolArray, mask: BoolArray
+) -> tuple[float, float, float, float, float]:
+    """One arm's x = Σ x_i, n = Σ n_i, Σ n_i², Σ x_i n_i, Σ x_i² over its customers i (n_i runs in the arm,
+    x_i of them converted): what `design_effect` needs."""
+    _, inverse = np.unique(customers[mask], return_inverse=True)
+    n_i = np.bincount(inverse).astype(np.float64)
+    x_i = np.bincount(inverse, weights=outcome[mask].astype(np.float64))
+    return (
+        float(x_i.sum()),
+        float(n_i.sum()),
+        float((n_i * n_i).sum()),
+        float((x_i * n_i).sum()),
+        float((x_i * x_i).sum()),
+    )
+
+
 def _cumulative(
-    mature_at: FloatArray, success: npt.NDArray[np.bool_], mask: npt.NDArray[np.bool_], looks: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Conversions and runs of one arm's mature runs, as a reader at each look could count them."""
-    n_at = np.searchsorted(np.sort(mature_at[mask]), looks, side="right").astype(np.float64)
-    x_at = np.searchsorted(np.sort(mature_at[mask & success]), looks, side="right").astype(np.float64)
-    return x_at, n_at
+    mature_at: FloatArray, success: BoolArray, mask: BoolArray, looks: FloatArray, customers: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Conversions, runs and design effect of one arm's mature runs, as a reader at each look could count
+    them.
+
+    The design effect needs Σ n_i², Σ x_i n_i and Σ x_i² over customers at every look. Taking the runs in
+    the order they mature, a run of a customer who already had n mature runs (x converted) adds 2n + 1 to
+    Σ n_i², x + s(n + 1) to Σ x_i n_i and s(2x + 1) to Σ x_i², s = 1 if it converted: running sums of
+    those increments give every look's sums in one pass.
+    """
+    index = np.flatnonzero(mask)
+    order = index[np.argsort(mature_at[index], kind="stable")]
+    when = mature_at[order]
+    s = success[order].astype(np.float64)
+    who = customers[order]
+    # Earlier mature runs (and conversions) of the same customer, for each run in maturity order.
+    by_customer = np.argsort(who, kind="stable")
+    grouped = who[by_customer]
+    positions = np.arange(grouped.size)
+    first_of_customer = np.ones(grouped.size, dtype=bool)
+    first_of_customer[1:] = grouped[1:] != grouped[:-1]
+    starts = np.maximum.accumulate(np.where(first_of_customer, positions, 0))
+    s_grouped = s[by_customer]
+    running = np.cumsum(s_grouped)
+    n_before = np.empty(grouped.size)
+    x_before = np.empty(grouped.size)
+    n_before[by_customer] = positions - starts
+    x_before[by_customer] = running - s_grouped - (running[starts] - s_grouped[starts])
+
+    def at_looks(increments: FloatArray) -> FloatArray:
+        totals = np.concatenate([[0.0], np.cumsum(increments)])
+        return np.asarray(totals[np.searchsorted(when, looks, side="right")], dtype=np.float64)
+
+    n_at = np.searchsorted(when, looks, side="right").astype(np.float64)
+    x_at = at_looks(s)
+    deff = design_effect(
+        x_at,
+        n_at,
+        at_looks(2 * n_before + 1),
+        at_looks(x_before + s * (n_before + 1)),
+        at_looks(s * (2 * x_before + 1)),
+    )
+    return x_at, n_at, deff
+
+
+def _crossed_customers(customers: IntArray, variants: npt.NDArray[np.object_]) -> IntArray:
+    """The customers (codes) found in more than one arm of a split."""
+    pairs = {(int(c), str(v)) for c, v in zip(customers.tolist(), variants.tolist(), strict=True)}
+    arms_of = np.bincount(np.asarray([c for c, _ in pairs], dtype=np.int64)) if pairs else np.zeros(0)
+    return np.asarray(np.flatnonzero(arms_of > 1), dtype=np.int64)
 
 
 def _control_of(variants: Sequence[str], control: str | None, journey: str, node: str) -> str:
@@ -601,28 +737,49 @@ def _daily_looks(first: float, last: float) -> FloatArray:
 
 
 def _uplift(
-    scope: str, node: str | None, strata: Sequence[tuple[int, int, int, int]], alpha: float
+    scope: str,
+    node: str | None,
+    strata: Sequence[tuple[BoolArray, BoolArray]],
+    outcome: BoolArray,
+    customers: IntArray,
+    alpha: float,
 ) -> Uplift:
     """Uplift of treated runs over the holdout, combined over strata (journeys) by their treated runs.
 
-    Each stratum is (treated runs, treated conversions, holdout runs, holdout conversions). Weighting each
-    journey's difference by its treated runs estimates the effect on the customers who were treated; simply
-    pooling the runs would be biased whenever journeys hold out different shares.
+    Each stratum is (treated runs, holdout runs) as masks over the runs. Weighting each journey's
+    difference by its treated runs estimates the effect on the customers who were treated; simply pooling
+    the runs would be biased whenever journeys hold out different shares.
+
+    The variance is cluster-robust by customer: each run contributes w (s - p) / n to the estimate (w its
+    journey's weight, p and n its arm's rate and runs, negated for the holdout), a customer the sum of
+    their runs' contributions, and the variance is the sum of the customers' squared contributions — which
+    also counts a customer treated in one journey and held out in another once, with both. It is never
+    taken below the variance of independent runs.
     """
-    live = [s for s in strata if s[0] > 0 and s[2] > 0]
-    treated_runs = sum(s[0] for s in live)
-    treated_conv = sum(s[1] for s in live)
-    holdout_runs = sum(s[2] for s in live)
-    holdout_conv = sum(s[3] for s in live)
+    counts = [
+        (int(t.sum()), int((t & outcome).sum()), int(h.sum()), int((h & outcome).sum()), t, h)
+        for t, h in strata
+    ]
+    live = [c for c in counts if c[0] > 0 and c[2] > 0]
+    treated_runs = sum(c[0] for c in live)
+    treated_conv = sum(c[1] for c in live)
+    holdout_runs = sum(c[2] for c in live)
+    holdout_conv = sum(c[3] for c in live)
     incremental = 0.0
     counterfactual = 0.0
-    variance = 0.0
-    for nt, xt, nc, xc in live:
+    independent = 0.0
+    contribution = np.zeros(outcome.size)
+    y = outcome.astype(np.float64)
+    for nt, xt, nc, xc, t, h in live:
         pt, pc = xt / nt, xc / nc
         incremental += nt * (pt - pc)
         counterfactual += nt * pc
         w = nt / treated_runs
-        variance += w * w * (pt * (1 - pt) / nt + pc * (1 - pc) / nc)
+        independent += w * w * (pt * (1 - pt) / nt + pc * (1 - pc) / nc)
+        contribution[t] += w * (y[t] - pt) / nt
+        contribution[h] -= w * (y[h] - pc) / nc
+    per_customer = np.bincount(customers, weights=contribution) if customers.size else np.zeros(0)
+    variance = max(independent, float(np.sum(per_customer * per_customer)))
     uplift = incremental / treated_runs if treated_runs else 0.0
     se = math.sqrt(variance)
     z_crit = normal_quantile(1 - alpha / 2)
@@ -639,24 +796,6 @@ def _uplift(
         incremental_conversions=incremental,
         p_value=normal_two_sided_p(uplift / se) if se > 0 else (1.0 if uplift == 0 else 0.0),
     )
-
-
-def _programme(journeys: Sequence[Uplift], alpha: float) -> Uplift | None:
-    """Every journey against its own holdout, combined; a journey with several holdout splits counts once,
-    through the split with the most runs."""
-    best: dict[str, Uplift] = {}
-    for u in journeys:
-        if (
-            u.scope not in best
-            or u.treated_runs + u.holdout_runs > best[u.scope].treated_runs + best[u.scope].holdout_runs
-        ):
-            best[u.scope] = u
-    if not best:
-        return None
-    strata = [
-        (u.treated_runs, u.treated_conversions, u.holdout_runs, u.holdout_conversions) for u in best.values()
-    ]
-    return _uplift("programme", None, strata, alpha)
 
 
 def analyse_experiments(

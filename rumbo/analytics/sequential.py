@@ -30,6 +30,12 @@ intersection keep that one look's verdict for ever. So:
 - a look carries evidence only once every arm has `min_runs` runs (Λ = 1 and no narrowing before that),
   because the normal approximation behind the mixture is poor below that.
 
+When customers make several runs each (the engine assigns the arm per customer, and customers re-enter),
+the runs of one customer are correlated and both variances above understate the truth. Each arm's term is
+then multiplied by its design effect at that look (`rumbo.analytics.stats.design_effect`, the
+cluster-robust variance of the arm's rate over its binomial variance, never below 1), estimated from the
+customers' mature runs counted at that look; with one run per customer it is 1 and nothing changes.
+
 Ignoring looks never costs validity — the guarantee holds at every look, so it holds at any subset. The
 simulation tests in tests/analytics show the guarantee holding at the sizes rumbo is used on, including
 with tiny first looks.
@@ -91,9 +97,13 @@ def mixture_likelihood_ratio(
     n_treatment: npt.ArrayLike,
     tau: float,
     min_runs: int = MIN_RUNS,
+    *,
+    deff_control: npt.ArrayLike = 1.0,
+    deff_treatment: npt.ArrayLike = 1.0,
 ) -> npt.NDArray[np.float64]:
     """Λ(0) at each look, from cumulative conversions and runs per arm (arrays of equal length, or 2-D with
-    looks along the last axis), with the pooled variance of the null θ = 0.
+    looks along the last axis), with the pooled variance of the null θ = 0, each arm's term multiplied by
+    its design effect at that look (1: independent runs).
 
     A look where an arm has fewer than `min_runs` runs, or where the pooled rate is 0 or 1 (so the arms
     cannot differ), carries no evidence: Λ = 1 there.
@@ -109,17 +119,27 @@ def mixture_likelihood_ratio(
         pc = np.where(enough, xc / nc, 0.0)
         pt = np.where(enough, xt / nt, 0.0)
         pooled = np.where(enough, (xc + xt) / (nc + nt), 0.0)
-        v0 = np.where(enough, pooled * (1 - pooled) * (1 / nc + 1 / nt), 0.0)
+        dc = np.asarray(deff_control, dtype=np.float64)
+        dt = np.asarray(deff_treatment, dtype=np.float64)
+        v0 = np.where(enough, pooled * (1 - pooled) * (dc / nc + dt / nt), 0.0)
         live = enough & (v0 > 0)
         log_lr = _log_lr(pt - pc, np.where(live, v0, 1.0), tau * tau)
     return np.where(live, np.exp(np.minimum(log_lr, 700.0)), 1.0)
 
 
-def interval_variance(x_control: float, n_control: float, x_treatment: float, n_treatment: float) -> float:
-    """Variance of p̂_t - p̂_c for the always-valid interval, with the rates shrunk by (x+1)/(n+2)."""
+def interval_variance(
+    x_control: float,
+    n_control: float,
+    x_treatment: float,
+    n_treatment: float,
+    deff_control: float = 1.0,
+    deff_treatment: float = 1.0,
+) -> float:
+    """Variance of p̂_t - p̂_c for the always-valid interval, with the rates shrunk by (x+1)/(n+2) and each
+    arm's term multiplied by its design effect."""
     pc = (x_control + 1) / (n_control + 2)
     pt = (x_treatment + 1) / (n_treatment + 2)
-    return pc * (1 - pc) / n_control + pt * (1 - pt) / n_treatment
+    return deff_control * pc * (1 - pc) / n_control + deff_treatment * pt * (1 - pt) / n_treatment
 
 
 def msprt(
@@ -130,11 +150,16 @@ def msprt(
     tau: float,
     alpha: float = 0.05,
     min_runs: int = MIN_RUNS,
+    *,
+    deff_control: npt.ArrayLike = 1.0,
+    deff_treatment: npt.ArrayLike = 1.0,
 ) -> SequentialResult:
     """The mSPRT over a sequence of looks; each argument holds the cumulative counts at each look.
 
     With one look this is still valid (and more conservative than the z-test); its value is that a look
     every day costs nothing in validity. Looks before every arm has `min_runs` runs are skipped.
+    `deff_control` and `deff_treatment` are each arm's design effect at each look (a number for all looks,
+    or one per look; 1 for independent runs).
     """
     _check_tau(tau)
     _check_min_runs(min_runs)
@@ -144,7 +169,11 @@ def msprt(
     nt = np.asarray(n_treatment, dtype=np.float64)
     if not (xc.shape == nc.shape == xt.shape == nt.shape) or xc.ndim != 1 or xc.size == 0:
         raise AnalyticsError("mSPRT needs the same number (at least one) of cumulative counts per arm")
-    lam = mixture_likelihood_ratio(xc, nc, xt, nt, tau, min_runs)
+    dc = np.broadcast_to(np.asarray(deff_control, dtype=np.float64), xc.shape)
+    dt = np.broadcast_to(np.asarray(deff_treatment, dtype=np.float64), xc.shape)
+    if not (np.all(dc >= 1.0) and np.all(dt >= 1.0)):
+        raise AnalyticsError("design effects must be at least 1 — 1 means independent runs")
+    lam = mixture_likelihood_ratio(xc, nc, xt, nt, tau, min_runs, deff_control=dc, deff_treatment=dt)
     p_value = float(min(1.0, float(np.min(1.0 / lam))))
 
     low, high = -1.0, 1.0  # a difference of two rates lies in [-1, 1] before any evidence
@@ -153,7 +182,7 @@ def msprt(
     for i in range(xc.size):
         if nc[i] < min_runs or nt[i] < min_runs:
             continue
-        v = interval_variance(xc[i], nc[i], xt[i], nt[i])
+        v = interval_variance(xc[i], nc[i], xt[i], nt[i], float(dc[i]), float(dt[i]))
         half = math.sqrt(v * (v + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((v + tau2) / v)))
         theta = xt[i] / nt[i] - xc[i] / nc[i]
         last = (theta - half, theta + half)

@@ -4,11 +4,19 @@ Everything here works on counts (conversions `x` out of `n` runs) so it can be c
 textbook. The anytime-valid counterpart, for people who look at results every day, is in
 `rumbo.analytics.sequential`.
 
+Runs are not independent when one customer makes many of them: the journey engine assigns the arm per
+customer, and a customer who re-enters brings every run to the same arm and converts (or not) in the same
+way each time. Each arm's variance is then its binomial variance times the arm's design effect, estimated
+from its customers (`design_effect`); with one run per customer the design effect is 1 and every figure
+here is the textbook one.
+
+- `design_effect`: how much clustering runs by customer inflates the variance of an arm's rate.
 - `two_proportion_test`: the pooled two-proportion z-test, the unpooled Wald interval for the absolute
   difference, and a delta-method interval for the relative lift.
 - `planned_sample_size`: runs per arm needed to detect a given lift — the horizon the z-test assumes.
-- `sample_ratio_mismatch`: chi-square goodness of fit of the runs per arm against the configured weights;
-  a mismatch means the assignment or the logging is broken and the comparison cannot be trusted.
+- `sample_ratio_mismatch`: chi-square goodness of fit of the units per arm (customers, the unit the engine
+  randomises) against the configured weights; a mismatch means the assignment or the logging is broken and
+  the comparison cannot be trusted.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from scipy import stats as _scipy_stats
 
 from rumbo.errors import AnalyticsError
@@ -30,6 +40,40 @@ def normal_quantile(p: float) -> float:
 def normal_two_sided_p(z: float) -> float:
     """Two-sided p-value of a standard normal statistic."""
     return float(2.0 * _scipy_stats.norm.sf(abs(z)))
+
+
+def design_effect(
+    conversions: npt.ArrayLike,
+    runs: npt.ArrayLike,
+    runs_squared: npt.ArrayLike,
+    cross: npt.ArrayLike,
+    conversions_squared: npt.ArrayLike,
+) -> npt.NDArray[np.float64]:
+    """How many times the variance of an arm's rate p̂ = x/n exceeds the binomial p̂(1 - p̂)/n when its runs
+    are clustered by customer; never below 1.
+
+    Customer i has n_i runs in the arm, x_i of them converted; the arguments are x = Σ x_i, n = Σ n_i,
+    Σ n_i², Σ x_i n_i and Σ x_i² (arrays of them give an array). The cluster-robust (delta-method) variance
+    of the ratio x/n is Σ_i (x_i - p̂ n_i)² / n²; divided by the binomial variance that is
+
+        deff = (Σ x_i² - 2 p̂ Σ x_i n_i + p̂² Σ n_i²) / (n p̂ (1 - p̂)),
+
+    exactly 1 when every customer has one run. It is floored at 1: customers whose runs disagree more than
+    chance would (deff < 1) are rare, and a variance below the binomial one would overstate the evidence.
+    An arm whose rate is 0 or 1 has deff 1.
+    """
+    x = np.asarray(conversions, dtype=np.float64)
+    n = np.asarray(runs, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, x / np.where(n > 0, n, 1.0), 0.0)
+        binomial = n * p * (1 - p)
+        clustered = (
+            np.asarray(conversions_squared, dtype=np.float64)
+            - 2 * p * np.asarray(cross, dtype=np.float64)
+            + p * p * np.asarray(runs_squared, dtype=np.float64)
+        )
+        deff = np.where(binomial > 0, clustered / np.where(binomial > 0, binomial, 1.0), 1.0)
+    return np.asarray(np.maximum(deff, 1.0), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +98,27 @@ def _check_counts(x: int, n: int, what: str) -> None:
 
 
 def two_proportion_test(
-    x_control: int, n_control: int, x_treatment: int, n_treatment: int, alpha: float = 0.05
+    x_control: int,
+    n_control: int,
+    x_treatment: int,
+    n_treatment: int,
+    alpha: float = 0.05,
+    *,
+    deff_control: float = 1.0,
+    deff_treatment: float = 1.0,
 ) -> ProportionComparison:
     """Compare two conversion rates at a fixed horizon.
 
     The test statistic uses the pooled rate (the standard error under the null of equal rates); the interval
     uses the unpooled standard error, as the Wald interval for a difference does. The relative lift's
     interval is built on log(p_t / p_c), whose sampling distribution is closer to normal than the ratio's.
+    Each arm's variance is multiplied by its design effect (`design_effect`), 1 for independent runs.
     """
+    if not (deff_control >= 1.0 and deff_treatment >= 1.0):
+        raise AnalyticsError(
+            f"design effects {deff_control!r}, {deff_treatment!r} must be at least 1 — "
+            "1 means independent runs"
+        )
     _check_counts(x_control, n_control, "control")
     _check_counts(x_treatment, n_treatment, "treatment")
     p_c = x_control / n_control
@@ -70,14 +127,18 @@ def two_proportion_test(
     z_crit = normal_quantile(1.0 - alpha / 2.0)
 
     pooled = (x_control + x_treatment) / (n_control + n_treatment)
-    se_pooled = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n_control + 1.0 / n_treatment))
+    se_pooled = math.sqrt(
+        pooled * (1.0 - pooled) * (deff_control / n_control + deff_treatment / n_treatment)
+    )
     if se_pooled > 0:
         z = diff / se_pooled
         p_value = normal_two_sided_p(z)
     else:  # both arms all-converted or none converted: no evidence of any difference
         z, p_value = 0.0, 1.0
 
-    se = math.sqrt(p_c * (1.0 - p_c) / n_control + p_t * (1.0 - p_t) / n_treatment)
+    se = math.sqrt(
+        deff_control * p_c * (1.0 - p_c) / n_control + deff_treatment * p_t * (1.0 - p_t) / n_treatment
+    )
     absolute_ci = (diff - z_crit * se, diff + z_crit * se)
 
     relative: float | None = None
@@ -85,7 +146,9 @@ def two_proportion_test(
     if p_c > 0:
         relative = p_t / p_c - 1.0
         if p_t > 0:
-            se_log = math.sqrt((1.0 - p_c) / x_control + (1.0 - p_t) / x_treatment)
+            se_log = math.sqrt(
+                deff_control * (1.0 - p_c) / x_control + deff_treatment * (1.0 - p_t) / x_treatment
+            )
             log_ratio = math.log(p_t / p_c)
             relative_ci = (
                 math.exp(log_ratio - z_crit * se_log) - 1.0,
@@ -106,7 +169,8 @@ def two_proportion_test(
 def planned_sample_size(
     baseline_rate: float, relative_mde: float, alpha: float = 0.05, power: float = 0.8
 ) -> int:
-    """Runs per arm for a two-sided two-proportion z-test to detect `relative_mde` with `power`.
+    """Runs per arm for a two-sided two-proportion z-test to detect `relative_mde` with `power`, for
+    independent runs (multiply by the design effect when customers make several runs each).
 
     The usual normal-approximation formula (Fleiss, without continuity correction):
     n = (z_{1-α/2} √(2 p̄ (1-p̄)) + z_{1-β} √(p1(1-p1) + p2(1-p2)))² / (p2 - p1)², p̄ the mean of the rates.
@@ -132,7 +196,7 @@ def planned_sample_size(
 
 @dataclass(frozen=True, slots=True)
 class SampleRatioCheck:
-    """Observed runs per arm against the configured weights."""
+    """Observed units (customers) per arm against the configured weights."""
 
     observed: dict[str, int]
     expected: dict[str, float]
@@ -149,11 +213,15 @@ SRM_THRESHOLD = 0.001
 def sample_ratio_mismatch(
     observed: Mapping[str, int], weights: Mapping[str, float], threshold: float = SRM_THRESHOLD
 ) -> SampleRatioCheck:
-    """Chi-square goodness of fit of runs per arm against the configured split weights.
+    """Chi-square goodness of fit of units per arm against the configured split weights.
 
-    Weights need not sum to 1 (a journey may say `{A: 50, B: 50, holdout: 10}`). An arm configured but never
-    seen counts as 0 runs; an arm seen but not configured is an error, since it means the weights given are
-    not the ones the journey ran with.
+    The units must be what the assignment randomised — for rumbo's splits, customers, not runs: a customer
+    who re-enters twenty times brings twenty runs to one arm, and a few such customers skew the runs per
+    arm far beyond chance without anything being wrong.
+
+    Weights need not sum to 1 (a journey may say `{A: 50, B: 50, holdout: 10}`). An arm configured but
+    never seen counts as 0; an arm seen but not configured is an error, since it means the weights given
+    are not the ones the journey ran with.
     """
     unknown = sorted(set(observed) - set(weights))
     if unknown:
@@ -172,7 +240,7 @@ def sample_ratio_mismatch(
     if total == 0 or len(live) < 2:
         return SampleRatioCheck(counts, expected, 0.0, 1.0, False)
     chi2 = sum((counts[a] - expected[a]) ** 2 / expected[a] for a in live)
-    # An arm with weight 0 that still received runs is a mismatch however few there are.
+    # An arm with weight 0 that still received units is a mismatch however few there are.
     impossible = any(counts[a] > 0 for a in arms if expected[a] == 0)
     p_value = 0.0 if impossible else float(_scipy_stats.chi2.sf(chi2, df=len(live) - 1))
     return SampleRatioCheck(counts, expected, chi2, p_value, p_value < threshold)
