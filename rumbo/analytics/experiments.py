@@ -576,23 +576,25 @@ def analyse_runs(
         pooled = sum(a.conversions for a in arms) / max(1, sum(a.runs for a in arms))
         scale = tau if tau is not None else (mde * pooled if pooled > 0 else 0.01)
 
-        xc, nc, dc = _cumulative(mature_at, success, in_split & (variant_arr == ctrl), looks, customers)
+        control_mask = in_split & (variant_arr == ctrl)
+        xc, nc, sc = _cumulative(mature_at, success, control_mask, looks, customers)
+        control_sums = _customer_sums(customers, converted, control_mask)[2:]
         comparisons = []
         for arm in arms:
             if arm.variant == ctrl:
                 continue
             m = in_split & (variant_arr == arm.variant)
-            xt, nt, dt = _cumulative(mature_at, success, m, looks, customers)
+            xt, nt, st = _cumulative(mature_at, success, m, looks, customers)
             fixed = two_proportion_test(
                 control_arm.conversions,
                 control_arm.runs,
                 arm.conversions,
                 arm.runs,
                 alpha,
-                deff_control=control_arm.design_effect,
-                deff_treatment=arm.design_effect,
+                control_sums=control_sums,
+                treatment_sums=_customer_sums(customers, converted, m)[2:],
             )
-            sequential = msprt(xc, nc, xt, nt, tau=scale, alpha=alpha, deff_control=dc, deff_treatment=dt)
+            sequential = msprt(xc, nc, xt, nt, tau=scale, alpha=alpha, control_sums=sc, treatment_sums=st)
             comparisons.append(ArmComparison(arm.variant, ctrl, fixed, sequential))
 
         crossed = _crossed_customers(customers[in_split], variant_arr[in_split])
@@ -665,8 +667,8 @@ def _customer_sums(
 
 def _cumulative(
     mature_at: FloatArray, success: BoolArray, mask: BoolArray, looks: FloatArray, customers: IntArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Conversions, runs and design effect of one arm's mature runs, as a reader at each look could count
+) -> tuple[FloatArray, FloatArray, tuple[FloatArray, FloatArray, FloatArray]]:
+    """Conversions, runs and customer sums of one arm's mature runs, as a reader at each look could count
     them.
 
     The design effect needs Σ n_i², Σ x_i n_i and Σ x_i² over customers at every look. Taking the runs in
@@ -698,15 +700,12 @@ def _cumulative(
         return np.asarray(totals[np.searchsorted(when, looks, side="right")], dtype=np.float64)
 
     n_at = np.searchsorted(when, looks, side="right").astype(np.float64)
-    x_at = at_looks(s)
-    deff = design_effect(
-        x_at,
-        n_at,
+    sums = (
         at_looks(2 * n_before + 1),
         at_looks(x_before + s * (n_before + 1)),
         at_looks(s * (2 * x_before + 1)),
     )
-    return x_at, n_at, deff
+    return at_looks(s), n_at, sums
 
 
 def _crossed_customers(customers: IntArray, variants: npt.NDArray[np.object_]) -> IntArray:

@@ -34,7 +34,8 @@ When customers make several runs each (the engine assigns the arm per customer, 
 the runs of one customer are correlated and both variances above understate the truth. Each arm's term is
 then multiplied by its design effect at that look (`rumbo.analytics.stats.design_effect`, the
 cluster-robust variance of the arm's rate over its binomial variance, never below 1), estimated from the
-customers' mature runs counted at that look; with one run per customer it is 1 and nothing changes.
+customers' mature runs counted at that look — at the pooled rate for V₀, at the arm's own rate for V; with
+one run per customer it is 1 and nothing changes.
 
 Ignoring looks never costs validity — the guarantee holds at every look, so it holds at any subset. The
 simulation tests in tests/analytics show the guarantee holding at the sizes rumbo is used on, including
@@ -51,9 +52,13 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from rumbo.analytics.stats import design_effect
 from rumbo.errors import AnalyticsError
 
 MIN_RUNS: Final = 30  # runs every arm needs before a look carries evidence
+
+# One arm's (Σ n_i², Σ x_i n_i, Σ x_i²) over its customers at each look; see `stats.design_effect`.
+ArraySums = tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +103,13 @@ def mixture_likelihood_ratio(
     tau: float,
     min_runs: int = MIN_RUNS,
     *,
-    deff_control: npt.ArrayLike = 1.0,
-    deff_treatment: npt.ArrayLike = 1.0,
+    control_sums: ArraySums | None = None,
+    treatment_sums: ArraySums | None = None,
 ) -> npt.NDArray[np.float64]:
     """Λ(0) at each look, from cumulative conversions and runs per arm (arrays of equal length, or 2-D with
     looks along the last axis), with the pooled variance of the null θ = 0, each arm's term multiplied by
-    its design effect at that look (1: independent runs).
+    its design effect at the pooled rate; `*_sums` are each arm's (Σ n_i², Σ x_i n_i, Σ x_i²) over its
+    customers at each look (default: every run its own customer).
 
     A look where an arm has fewer than `min_runs` runs, or where the pooled rate is 0 or 1 (so the arms
     cannot differ), carries no evidence: Λ = 1 there.
@@ -119,8 +125,8 @@ def mixture_likelihood_ratio(
         pc = np.where(enough, xc / nc, 0.0)
         pt = np.where(enough, xt / nt, 0.0)
         pooled = np.where(enough, (xc + xt) / (nc + nt), 0.0)
-        dc = np.asarray(deff_control, dtype=np.float64)
-        dt = np.asarray(deff_treatment, dtype=np.float64)
+        dc = design_effect(xc, nc, *(control_sums or (nc, xc, xc)), rate=pooled)
+        dt = design_effect(xt, nt, *(treatment_sums or (nt, xt, xt)), rate=pooled)
         v0 = np.where(enough, pooled * (1 - pooled) * (dc / nc + dt / nt), 0.0)
         live = enough & (v0 > 0)
         log_lr = _log_lr(pt - pc, np.where(live, v0, 1.0), tau * tau)
@@ -151,15 +157,15 @@ def msprt(
     alpha: float = 0.05,
     min_runs: int = MIN_RUNS,
     *,
-    deff_control: npt.ArrayLike = 1.0,
-    deff_treatment: npt.ArrayLike = 1.0,
+    control_sums: ArraySums | None = None,
+    treatment_sums: ArraySums | None = None,
 ) -> SequentialResult:
     """The mSPRT over a sequence of looks; each argument holds the cumulative counts at each look.
 
     With one look this is still valid (and more conservative than the z-test); its value is that a look
     every day costs nothing in validity. Looks before every arm has `min_runs` runs are skipped.
-    `deff_control` and `deff_treatment` are each arm's design effect at each look (a number for all looks,
-    or one per look; 1 for independent runs).
+    `control_sums` and `treatment_sums` are each arm's (Σ n_i², Σ x_i n_i, Σ x_i²) over its customers at
+    each look, for the design effects (default: every run its own customer).
     """
     _check_tau(tau)
     _check_min_runs(min_runs)
@@ -169,11 +175,11 @@ def msprt(
     nt = np.asarray(n_treatment, dtype=np.float64)
     if not (xc.shape == nc.shape == xt.shape == nt.shape) or xc.ndim != 1 or xc.size == 0:
         raise AnalyticsError("mSPRT needs the same number (at least one) of cumulative counts per arm")
-    dc = np.broadcast_to(np.asarray(deff_control, dtype=np.float64), xc.shape)
-    dt = np.broadcast_to(np.asarray(deff_treatment, dtype=np.float64), xc.shape)
-    if not (np.all(dc >= 1.0) and np.all(dt >= 1.0)):
-        raise AnalyticsError("design effects must be at least 1 — 1 means independent runs")
-    lam = mixture_likelihood_ratio(xc, nc, xt, nt, tau, min_runs, deff_control=dc, deff_treatment=dt)
+    lam = mixture_likelihood_ratio(
+        xc, nc, xt, nt, tau, min_runs, control_sums=control_sums, treatment_sums=treatment_sums
+    )
+    dc = np.broadcast_to(design_effect(xc, nc, *(control_sums or (nc, xc, xc))), xc.shape)
+    dt = np.broadcast_to(design_effect(xt, nt, *(treatment_sums or (nt, xt, xt))), xt.shape)
     p_value = float(min(1.0, float(np.min(1.0 / lam))))
 
     low, high = -1.0, 1.0  # a difference of two rates lies in [-1, 1] before any evidence
