@@ -154,7 +154,8 @@ def _weights(
 
 
 def _figure(result: ExperimentResult) -> Figure:
-    """Conversion rate per arm of each split, with a 95% Wald interval, the control in grey."""
+    """Conversion rate per arm of each split, with a 95% Wald interval clustered by customer, the control in
+    grey."""
     from matplotlib.figure import Figure
 
     rows = [(split, arm) for split in result.splits for arm in split.arms]
@@ -163,7 +164,7 @@ def _figure(result: ExperimentResult) -> Figure:
     labels, rates, errors, colours = [], [], [], []
     for split, arm in rows:
         p = arm.rate
-        half = 1.96 * (p * (1 - p) / arm.runs) ** 0.5 if arm.runs else 0.0
+        half = 1.96 * (arm.design_effect * p * (1 - p) / arm.runs) ** 0.5 if arm.runs else 0.0
         labels.append(f"{split.journey}/{split.node}: {arm.variant}")
         rates.append(p)
         errors.append(half)
