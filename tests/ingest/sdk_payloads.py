@@ -113,9 +113,7 @@ def segment_alias() -> dict[str, Any]:
     }
 
 
-def segment_batch(
-    *messages: dict[str, Any], sent_at: str = "2026-11-23T10:00:05.000000+00:00"
-) -> dict[str, Any]:
+def segment_batch(*messages: Any, sent_at: str = "2026-11-23T10:00:05.000000+00:00") -> dict[str, Any]:
     """The body `post(write_key, batch=[...])` sends."""
     return {"batch": list(messages), "sentAt": sent_at, "writeKey": WRITE_KEY}
 
