@@ -1,0 +1,401 @@
+"""The store written once in SQL that SQLite and PostgreSQL both run; the drivers differ only in hooks.
+
+Statements use `?` placeholders (PostgreSQL's store rewrites them to `%s`). Every write runs in one
+explicit transaction on an autocommit connection, so the code, not the driver, decides where a
+transaction starts and ends. Driver exceptions become rumbo's store errors in `_write` and `_query`.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, ClassVar, Protocol, cast
+
+import orjson
+
+from rumbo.engine.commands import TimerKind
+from rumbo.records import record_kind, record_to_dict
+from rumbo.store.base import (
+    DueTimer,
+    KeyMatch,
+    NewEvent,
+    OutboxItem,
+    OutboxStatus,
+    Role,
+    Step,
+    StoredEvent,
+    StoredRecord,
+    StoredState,
+    WorkspaceKeys,
+)
+from rumbo.store.errors import (
+    DuplicateCommand,
+    EventsAlreadyProcessed,
+    OutboxNotPending,
+    SchemaOutOfDate,
+    SchemaTooNew,
+    StoreError,
+    VersionConflict,
+    WorkspaceExists,
+)
+from rumbo.store.keys import hash_key, new_key
+from rumbo.store.migrations import Dialect, latest, migrations
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the store uses (sqlite3 and psycopg both provide it)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, query: Any, params: Any = ..., /) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+
+class Tx:
+    """One open transaction: statements in the store's `?` style, rewritten for the driver."""
+
+    def __init__(self, cursor: Cursor, store: SqlStore) -> None:
+        self.cursor = cursor
+        self._store = store
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; return the number of rows it changed."""
+        self.cursor.execute(self._store._sql(query), tuple(params))
+        return self.cursor.rowcount
+
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.cursor.execute(self._store._sql(query), tuple(params))
+        return [tuple(row) for row in self.cursor.fetchall()]
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+_OUTBOX_COLUMNS = "key, customer, kind, body, status, attempts, created_at, due_at, last_error"
+_TIMER_COLUMNS = "customer, run, token, due_at, kind, claimed_until"
+
+
+def _outbox_item(row: tuple[Any, ...]) -> OutboxItem:
+    key, customer, kind, body, status, attempts, created_at, due_at, last_error = row
+    return OutboxItem(
+        key, customer, kind, bytes(body), cast(OutboxStatus, status), attempts, created_at, due_at, last_error
+    )
+
+
+def _timer(row: tuple[Any, ...]) -> DueTimer:
+    customer, run, token, due_at, kind, claimed_until = row
+    return DueTimer(customer, run, int(token), due_at, cast(TimerKind, kind), claimed_until)
+
+
+class SqlStore(ABC):
+    """The Store protocol over a DB-API connection; subclasses supply the connection and the hooks."""
+
+    dialect: ClassVar[Dialect]
+    # How a write transaction starts: SQLite takes the write lock up front (BEGIN IMMEDIATE) so two
+    # writers queue on busy_timeout instead of failing when a read lock would have to be upgraded.
+    begin_write: ClassVar[str] = "BEGIN"
+    # Added to the SELECT that picks rows to claim; PostgreSQL skips rows another claimer holds.
+    skip_locked: ClassVar[str] = ""
+    where: str  # the database, as error messages name it
+
+    # --- driver hooks -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def _cursor(self) -> Cursor:
+        """A cursor on the (autocommit) connection, reconnecting first if the connection broke."""
+
+    @abstractmethod
+    def _translate(self, exc: Exception) -> StoreError | None:
+        """The store error a driver exception means, or None for a programming error to let through."""
+
+    def _sql(self, query: str) -> str:
+        return query
+
+    def _lock_upgrade(self, tx: Tx) -> None:  # noqa: B027 — a hook that only PostgreSQL needs
+        """Serialise concurrent upgrades (SQLite's write lock already does)."""
+
+    def _lock_customers(self, tx: Tx, workspace: str, customers: list[str]) -> None:  # noqa: B027
+        """Make appends for one customer commit in the order their seqs were drawn (see append_events)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # --- transactions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Tx]:
+        try:
+            cursor = self._cursor()
+            cursor.execute(self.begin_write)
+        except Exception as exc:
+            raise self._translate(exc) or exc from exc
+        try:
+            yield Tx(cursor, self)
+            cursor.execute("COMMIT")
+        except Exception as exc:
+            # The connection may be gone; the first error is the one to report.
+            with suppress(Exception):
+                cursor.execute("ROLLBACK")
+            wrapped = self._translate(exc)
+            if wrapped is None:
+                raise
+            raise wrapped from exc
+
+    def _query(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return Tx(self._cursor(), self).rows(query, params)
+        except Exception as exc:
+            wrapped = self._translate(exc)
+            if wrapped is None:
+                raise
+            raise wrapped from exc
+
+    # --- schema -------------------------------------------------------------------------------------
+
+    def upgrade(self) -> int:
+        known = latest(self.dialect)
+        with self._write() as tx:
+            self._lock_upgrade(tx)
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+            )
+            current = int(tx.rows("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
+            if current > known:
+                raise SchemaTooNew(self.where, current, known)
+            for migration in migrations(self.dialect)[current:]:
+                for statement in migration.statements:
+                    tx.execute(statement)
+                tx.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, time.time()),
+                )
+        return max(current, known)
+
+    def schema_version(self) -> int:
+        try:
+            return int(self._query("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
+        except SchemaOutOfDate:
+            return 0
+
+    # --- workspaces ---------------------------------------------------------------------------------
+
+    def create_workspace(self, workspace: str, *, at: float) -> WorkspaceKeys:
+        keys = WorkspaceKeys(workspace, new_key("write"), new_key("admin"))
+        with self._write() as tx:
+            if tx.rows("SELECT 1 FROM workspaces WHERE workspace = ?", (workspace,)):
+                raise WorkspaceExists(workspace)
+            tx.execute("INSERT INTO workspaces (workspace, created_at) VALUES (?, ?)", (workspace, at))
+            for role, key in (("write", keys.write_key), ("admin", keys.admin_key)):
+                tx.execute(
+                    "INSERT INTO api_keys (workspace, role, key_hash) VALUES (?, ?, ?)",
+                    (workspace, role, hash_key(key)),
+                )
+        return keys
+
+    def find_key(self, key: str) -> KeyMatch | None:
+        rows = self._query("SELECT workspace, role FROM api_keys WHERE key_hash = ?", (hash_key(key),))
+        return KeyMatch(rows[0][0], cast(Role, rows[0][1])) if rows else None
+
+    def workspaces(self) -> list[str]:
+        return [row[0] for row in self._query("SELECT workspace FROM workspaces ORDER BY workspace")]
+
+    # --- the event log ------------------------------------------------------------------------------
+
+    def append_events(self, workspace: str, events: Sequence[NewEvent]) -> list[bool]:
+        if not events:
+            return []
+        new = []
+        with self._write() as tx:
+            self._lock_customers(tx, workspace, sorted({e.customer for e in events}))
+            for e in events:
+                changed = tx.execute(
+                    "INSERT INTO events (workspace, customer, message_id, at, received_at, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, message_id) DO NOTHING",
+                    (workspace, e.customer, e.message_id, e.at, e.received_at, e.body),
+                )
+                new.append(changed == 1)
+        return new
+
+    def pending_customers(self, workspace: str, *, limit: int) -> list[str]:
+        rows = self._query(
+            "SELECT customer FROM events WHERE workspace = ? AND processed_at IS NULL "
+            "GROUP BY customer ORDER BY MIN(seq) LIMIT ?",
+            (workspace, limit),
+        )
+        return [row[0] for row in rows]
+
+    def next_events(self, workspace: str, customers: Collection[str], *, limit: int) -> list[StoredEvent]:
+        if not customers:
+            return []
+        wanted = sorted(set(customers))
+        rows = self._query(
+            "SELECT seq, message_id, customer, at, received_at, body FROM ("
+            " SELECT seq, message_id, customer, at, received_at, body,"
+            " ROW_NUMBER() OVER (PARTITION BY customer ORDER BY seq) AS n FROM events"
+            f" WHERE workspace = ? AND processed_at IS NULL AND customer IN ({_marks(len(wanted))})"
+            ") AS pending WHERE n <= ? ORDER BY seq",
+            (workspace, *wanted, limit),
+        )
+        return [StoredEvent(int(s), m, c, a, r, bytes(b)) for s, m, c, a, r, b in rows]
+
+    # --- customer state -----------------------------------------------------------------------------
+
+    def load_state(self, workspace: str, customer: str) -> StoredState | None:
+        rows = self._query(
+            "SELECT version, state FROM customer_state WHERE workspace = ? AND customer = ?",
+            (workspace, customer),
+        )
+        return StoredState(customer, int(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    def commit_step(self, step: Step) -> int:
+        ws, customer = step.workspace, step.customer
+        with self._write() as tx:
+            self._save_state(tx, step)
+            if step.processed:
+                seqs = sorted(set(step.processed))
+                marked = tx.execute(
+                    "UPDATE events SET processed_at = ? WHERE workspace = ? AND customer = ? "
+                    f"AND processed_at IS NULL AND seq IN ({_marks(len(seqs))})",
+                    (step.at, ws, customer, *seqs),
+                )
+                if marked != len(seqs):
+                    raise EventsAlreadyProcessed(ws, customer, seqs)
+            for cancel in step.cancelled_timers:
+                tx.execute(
+                    "DELETE FROM timers WHERE workspace = ? AND customer = ? AND run = ? AND token = ?",
+                    (ws, customer, cancel.run, cancel.token),
+                )
+            for timer in step.timers:
+                # Scheduling the same (run, token) again moves it: a repeated command is harmless.
+                tx.execute(
+                    "INSERT INTO timers (workspace, customer, run, token, due_at, kind) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, customer, run, token) "
+                    "DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind, claimed_until = NULL",
+                    (ws, customer, timer.run, timer.token, timer.at, timer.kind),
+                )
+            for entry in step.outbox:
+                added = tx.execute(
+                    "INSERT INTO outbox (workspace, key, customer, kind, body, status, created_at, due_at) "
+                    "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (workspace, key) DO NOTHING",
+                    (ws, entry.key, customer, entry.kind, entry.body, step.at, step.at),
+                )
+                if added != 1:
+                    raise DuplicateCommand(ws, f"key {entry.key!r}, customer {customer!r}")
+            for record in step.records:
+                tx.execute(
+                    "INSERT INTO records (workspace, customer, kind, at, body) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        ws,
+                        customer,
+                        record_kind(record),
+                        record.at,
+                        orjson.dumps(record_to_dict(record)).decode(),
+                    ),
+                )
+        return step.expected_version + 1
+
+    def _save_state(self, tx: Tx, step: Step) -> None:
+        """Write the new state if the stored version is still the one the step was computed from."""
+        ws, customer = step.workspace, step.customer
+        if step.expected_version == 0:
+            saved = tx.execute(
+                "INSERT INTO customer_state (workspace, customer, version, state, updated_at) "
+                "VALUES (?, ?, 1, ?, ?) ON CONFLICT (workspace, customer) DO NOTHING",
+                (ws, customer, step.state, step.at),
+            )
+        else:
+            saved = tx.execute(
+                "UPDATE customer_state SET version = version + 1, state = ?, updated_at = ? "
+                "WHERE workspace = ? AND customer = ? AND version = ?",
+                (step.state, step.at, ws, customer, step.expected_version),
+            )
+        if saved != 1:
+            rows = tx.rows(
+                "SELECT version FROM customer_state WHERE workspace = ? AND customer = ?", (ws, customer)
+            )
+            raise VersionConflict(ws, customer, step.expected_version, int(rows[0][0]) if rows else 0)
+
+    # --- timers -------------------------------------------------------------------------------------
+
+    def claim_due_timers(self, workspace: str, now: float, *, limit: int, lease: float) -> list[DueTimer]:
+        with self._write() as tx:
+            rows = tx.rows(
+                "UPDATE timers SET claimed_until = ? WHERE (workspace, customer, run, token) IN ("
+                " SELECT workspace, customer, run, token FROM timers WHERE workspace = ? AND due_at <= ?"
+                " AND (claimed_until IS NULL OR claimed_until <= ?)"
+                f" ORDER BY due_at LIMIT ?{self.skip_locked}) RETURNING {_TIMER_COLUMNS}",
+                (now + lease, workspace, now, now, limit),
+            )
+        return sorted((_timer(row) for row in rows), key=lambda t: (t.at, t.customer, t.run, t.token))
+
+    def timers(self, workspace: str, customer: str) -> list[DueTimer]:
+        rows = self._query(
+            f"SELECT {_TIMER_COLUMNS} FROM timers WHERE workspace = ? AND customer = ? "
+            "ORDER BY due_at, run, token",
+            (workspace, customer),
+        )
+        return [_timer(row) for row in rows]
+
+    # --- the outbox ---------------------------------------------------------------------------------
+
+    def claim_outbox(self, workspace: str, now: float, *, limit: int, lease: float) -> list[OutboxItem]:
+        with self._write() as tx:
+            rows = tx.rows(
+                "UPDATE outbox SET claimed_until = ? WHERE (workspace, key) IN ("
+                " SELECT workspace, key FROM outbox WHERE workspace = ? AND status = 'pending'"
+                " AND due_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)"
+                f" ORDER BY due_at, created_at LIMIT ?{self.skip_locked}) RETURNING {_OUTBOX_COLUMNS}",
+                (now + lease, workspace, now, now, limit),
+            )
+        return sorted((_outbox_item(row) for row in rows), key=lambda o: (o.due_at, o.created_at, o.key))
+
+    def mark_sent(self, workspace: str, key: str, *, at: float) -> None:
+        with self._write() as tx:
+            changed = tx.execute(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, finished_at = ?, "
+                "claimed_until = NULL WHERE workspace = ? AND key = ? AND status = 'pending'",
+                (at, workspace, key),
+            )
+            if changed != 1:
+                raise OutboxNotPending(workspace, key)
+
+    def mark_failed(self, workspace: str, key: str, *, at: float, error: str, retry_at: float | None) -> None:
+        with self._write() as tx:
+            if retry_at is None:
+                changed = tx.execute(
+                    "UPDATE outbox SET status = 'failed', attempts = attempts + 1, finished_at = ?, "
+                    "last_error = ?, claimed_until = NULL "
+                    "WHERE workspace = ? AND key = ? AND status = 'pending'",
+                    (at, error, workspace, key),
+                )
+            else:
+                changed = tx.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ?, "
+                    "claimed_until = NULL WHERE workspace = ? AND key = ? AND status = 'pending'",
+                    (retry_at, error, workspace, key),
+                )
+            if changed != 1:
+                raise OutboxNotPending(workspace, key)
+
+    def outbox_entry(self, workspace: str, key: str) -> OutboxItem | None:
+        rows = self._query(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE workspace = ? AND key = ?", (workspace, key)
+        )
+        return _outbox_item(rows[0]) if rows else None
+
+    # --- records ------------------------------------------------------------------------------------
+
+    def records(self, workspace: str, customer: str) -> list[StoredRecord]:
+        rows = self._query(
+            "SELECT kind, at, body FROM records WHERE workspace = ? AND customer = ? ORDER BY id",
+            (workspace, customer),
+        )
+        return [StoredRecord(kind, at, orjson.loads(body)) for kind, at, body in rows]
