@@ -1,6 +1,6 @@
 """Where the identity graph keeps its links: a small protocol, and the in-memory implementation.
 
-A database store implements the same five methods; the graph's rules live in graph.py and never touch
+A database store implements the same six methods; the graph's rules live in graph.py and never touch
 storage directly, so both stores resolve identically.
 """
 
