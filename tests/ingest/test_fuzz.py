@@ -51,13 +51,20 @@ VALUES = st.sampled_from(
 MESSAGE = st.dictionaries(KEYS, VALUES | JSON, max_size=8).map(
     lambda m: {"type": "track", "userId": "u", **m}
 )
-PLAN = TrackingPlan.from_document(
-    {
-        "unplanned": "warn",
-        "events": {"track": {"mode": "block", "schema": {"properties": {"properties": {"required": ["x"]}}}}},
-        "calls": {"identify": {"mode": "block", "schema": {"properties": {"traits": {"type": "object"}}}}},
-    }
-)
+PLANS = [
+    TrackingPlan.from_document(
+        {
+            "unplanned": unplanned,
+            "events": {
+                "track": {"mode": "block", "schema": {"properties": {"properties": {"required": ["x"]}}}}
+            },
+            "calls": {
+                "identify": {"mode": "block", "schema": {"properties": {"traits": {"type": "object"}}}}
+            },
+        }
+    )
+    for unplanned in ("warn", "block")
+]
 
 
 def check_result(result: IngestResult) -> None:
@@ -73,18 +80,21 @@ def check_result(result: IngestResult) -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     endpoint=st.sampled_from(ENDPOINTS),
+    plan=st.sampled_from(PLANS),
     payload=JSON
     | MESSAGE
     | st.builds(lambda items, extra: {**extra, "batch": items}, st.lists(MESSAGE, max_size=4), MESSAGE),
 )
-def test_random_json_payloads_never_raise_anything_but_ingest_errors(endpoint: str, payload: Any) -> None:
+def test_random_json_payloads_never_raise_anything_but_ingest_errors(
+    endpoint: str, plan: TrackingPlan, payload: Any
+) -> None:
     try:
         result = ingest_payload(
             endpoint,
             payload,
             workspace="w",
             received_at=1.8e9,
-            plan=PLAN,
+            plan=plan,
             dead_letters=MemoryDeadLetters(),
             settings=SMALL,
         )
