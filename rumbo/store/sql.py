@@ -212,16 +212,19 @@ class SqlStore(ABC):
     def append_events(self, workspace: str, events: Sequence[NewEvent]) -> list[bool]:
         if not events:
             return []
-        new = []
         with self._write() as tx:
-            self._lock_customers(tx, workspace, sorted({e.customer for e in events}))
-            for e in events:
-                changed = tx.execute(
-                    "INSERT INTO events (workspace, customer, message_id, at, received_at, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, message_id) DO NOTHING",
-                    (workspace, e.customer, e.message_id, e.at, e.received_at, e.body),
-                )
-                new.append(changed == 1)
+            return self._append(tx, workspace, events)
+
+    def _append(self, tx: Tx, workspace: str, events: Sequence[NewEvent]) -> list[bool]:
+        self._lock_customers(tx, workspace, sorted({e.customer for e in events}))
+        new = []
+        for e in events:
+            changed = tx.execute(
+                "INSERT INTO events (workspace, customer, message_id, at, received_at, body) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, message_id) DO NOTHING",
+                (workspace, e.customer, e.message_id, e.at, e.received_at, e.body),
+            )
+            new.append(changed == 1)
         return new
 
     def pending_customers(self, workspace: str, *, limit: int) -> list[str]:

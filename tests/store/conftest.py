@@ -83,6 +83,12 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fa
 
 
 @pytest.fixture
+def postgres_factory() -> Iterator[Factory]:
+    """Like store_factory, PostgreSQL only: for what only the PostgreSQL store does."""
+    yield from _postgres_factory()
+
+
+@pytest.fixture
 def store(store_factory: Factory) -> SqlStore:
     """A fresh, upgraded store."""
     store = store_factory()

@@ -142,6 +142,29 @@ def test_processed_events_are_not_handed_out_again(store: SqlStore) -> None:
     assert store.append_events(WS, [ev("a")]) == [False]
 
 
+def test_a_reader_never_sees_a_customers_later_event_before_an_earlier_one(
+    store: SqlStore, store_factory: Factory
+) -> None:
+    first_writer, second_writer = store_factory(), store_factory()
+    second_done = threading.Event()
+
+    def append_second() -> None:
+        second_writer.append_events(WS, [ev("second")])
+        second_done.set()
+
+    # The first append draws its seq and is still uncommitted when the second one starts.
+    with first_writer._write() as tx:
+        assert first_writer._append(tx, WS, [ev("first")]) == [True]
+        thread = threading.Thread(target=append_second)
+        thread.start()
+        # Were the second append to commit now, a worker would process "second" before "first".
+        assert not second_done.wait(0.5)
+        assert store.next_events(WS, ["u1"], limit=10) == []
+    thread.join(timeout=10)
+    assert second_done.is_set()
+    assert ids(store.next_events(WS, ["u1"], limit=10)) == ["first", "second"]
+
+
 # --- customer state and commit_step -----------------------------------------------------------------
 
 
