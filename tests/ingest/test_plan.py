@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rumbo.ingest import (
     MemoryDeadLetters,
@@ -197,3 +200,11 @@ def test_a_bad_plan_is_refused_with_every_problem_by_path() -> None:
     assert str(caught.value).startswith("plans/shop.yaml has 8 problems")
     with pytest.raises(TrackingPlanInvalid, match="must be an object"):
         TrackingPlan.from_document(["not", "a", "plan"])
+
+
+def test_the_plan_in_the_docs_loads_and_blocks_what_it_says() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "ingest.md").read_text()
+    (document,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    docs_plan = TrackingPlan.from_document(yaml.safe_load(document))
+    result = run({"batch": [GOOD, BAD]}, docs_plan)
+    assert [a.record["messageId"] for a in result.accepted] == ["m0"] and len(result.blocked) == 1
