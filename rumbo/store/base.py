@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from rumbo.engine.commands import CancelTimer, ScheduleTimer, TimerKind
 from rumbo.records import Record
+from rumbo.store.errors import StoreConflict
 
 Role = Literal["write", "admin"]
 OutboxStatus = Literal["pending", "sent", "failed"]
@@ -176,6 +177,11 @@ class Store(Protocol):
 
     def commit_step(self, step: Step) -> int:
         """Commit a step in one transaction; return the state's new version."""
+        ...
+
+    def commit_steps(self, steps: Sequence[Step]) -> list[int | StoreConflict]:
+        """Commit many steps in one transaction, each all or nothing: per step, its new version, or the
+        conflict that kept it out (the others still commit). One durable commit for the whole batch."""
         ...
 
     # timers

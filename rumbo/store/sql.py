@@ -36,6 +36,7 @@ from rumbo.store.errors import (
     OutboxNotPending,
     SchemaOutOfDate,
     SchemaTooNew,
+    StoreConflict,
     StoreError,
     VersionConflict,
     WorkspaceExists,
@@ -259,51 +260,74 @@ class SqlStore(ABC):
         return StoredState(customer, int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
     def commit_step(self, step: Step) -> int:
-        ws, customer = step.workspace, step.customer
         with self._write() as tx:
-            self._save_state(tx, step)
-            if step.processed:
-                seqs = sorted(set(step.processed))
-                marked = tx.execute(
-                    "UPDATE events SET processed_at = ? WHERE workspace = ? AND customer = ? "
-                    f"AND processed_at IS NULL AND seq IN ({_marks(len(seqs))})",
-                    (step.at, ws, customer, *seqs),
-                )
-                if marked != len(seqs):
-                    raise EventsAlreadyProcessed(ws, customer, seqs)
-            for cancel in step.cancelled_timers:
-                tx.execute(
-                    "DELETE FROM timers WHERE workspace = ? AND customer = ? AND run = ? AND token = ?",
-                    (ws, customer, cancel.run, cancel.token),
-                )
-            for timer in step.timers:
-                # Scheduling the same (run, token) again moves it: a repeated command is harmless.
-                tx.execute(
-                    "INSERT INTO timers (workspace, customer, run, token, due_at, kind) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, customer, run, token) "
-                    "DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind, claimed_until = NULL",
-                    (ws, customer, timer.run, timer.token, timer.at, timer.kind),
-                )
-            for entry in step.outbox:
-                added = tx.execute(
-                    "INSERT INTO outbox (workspace, key, customer, kind, body, status, created_at, due_at) "
-                    "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (workspace, key) DO NOTHING",
-                    (ws, entry.key, customer, entry.kind, entry.body, step.at, step.at),
-                )
-                if added != 1:
-                    raise DuplicateCommand(ws, f"key {entry.key!r}, customer {customer!r}")
-            for record in step.records:
-                tx.execute(
-                    "INSERT INTO records (workspace, customer, kind, at, body) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        ws,
-                        customer,
-                        record_kind(record),
-                        record.at,
-                        orjson.dumps(record_to_dict(record)).decode(),
-                    ),
-                )
+            self._commit(tx, step)
         return step.expected_version + 1
+
+    def commit_steps(self, steps: Sequence[Step]) -> list[int | StoreConflict]:
+        # Each step runs inside a savepoint: a conflicting step is rolled back alone and reported, the
+        # others commit together, so the batch costs one durable commit instead of one per step.
+        results: list[int | StoreConflict] = []
+        if not steps:
+            return results
+        with self._write() as tx:
+            for step in steps:
+                tx.execute("SAVEPOINT step")
+                try:
+                    self._commit(tx, step)
+                except StoreConflict as conflict:
+                    tx.execute("ROLLBACK TO SAVEPOINT step")
+                    results.append(conflict)
+                else:
+                    results.append(step.expected_version + 1)
+                tx.execute("RELEASE SAVEPOINT step")
+        return results
+
+    def _commit(self, tx: Tx, step: Step) -> None:
+        """Write one step inside an open transaction; raise a StoreConflict before finishing if it cannot."""
+        ws, customer = step.workspace, step.customer
+        self._save_state(tx, step)
+        if step.processed:
+            seqs = sorted(set(step.processed))
+            marked = tx.execute(
+                "UPDATE events SET processed_at = ? WHERE workspace = ? AND customer = ? "
+                f"AND processed_at IS NULL AND seq IN ({_marks(len(seqs))})",
+                (step.at, ws, customer, *seqs),
+            )
+            if marked != len(seqs):
+                raise EventsAlreadyProcessed(ws, customer, seqs)
+        for cancel in step.cancelled_timers:
+            tx.execute(
+                "DELETE FROM timers WHERE workspace = ? AND customer = ? AND run = ? AND token = ?",
+                (ws, customer, cancel.run, cancel.token),
+            )
+        for timer in step.timers:
+            # Scheduling the same (run, token) again moves it: a repeated command is harmless.
+            tx.execute(
+                "INSERT INTO timers (workspace, customer, run, token, due_at, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, customer, run, token) "
+                "DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind, claimed_until = NULL",
+                (ws, customer, timer.run, timer.token, timer.at, timer.kind),
+            )
+        for entry in step.outbox:
+            added = tx.execute(
+                "INSERT INTO outbox (workspace, key, customer, kind, body, status, created_at, due_at) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (workspace, key) DO NOTHING",
+                (ws, entry.key, customer, entry.kind, entry.body, step.at, step.at),
+            )
+            if added != 1:
+                raise DuplicateCommand(ws, f"key {entry.key!r}, customer {customer!r}")
+        for record in step.records:
+            tx.execute(
+                "INSERT INTO records (workspace, customer, kind, at, body) VALUES (?, ?, ?, ?, ?)",
+                (
+                    ws,
+                    customer,
+                    record_kind(record),
+                    record.at,
+                    orjson.dumps(record_to_dict(record)).decode(),
+                ),
+            )
 
     def _save_state(self, tx: Tx, step: Step) -> None:
         """Write the new state if the stored version is still the one the step was computed from."""

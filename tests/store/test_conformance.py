@@ -300,6 +300,39 @@ def test_a_failure_inside_commit_step_leaves_nothing_half_written(store: SqlStor
     assert ids(store.next_events(WS, ["u1"], limit=5)) == ["m2"]
 
 
+def test_commit_steps_commits_a_batch_at_once_and_leaves_out_only_the_conflicting_steps(
+    store: SqlStore,
+) -> None:
+    store.commit_step(step(customer="u2", state=b"u2-v1", outbox=[OutboxEntry("taken", "send", b"")]))
+    store.append_events(WS, [ev("m1", "u1"), ev("m2", "u2"), ev("m3", "u3")])
+    seq = {e.customer: e.seq for e in store.next_events(WS, ["u1", "u2", "u3"], limit=5)}
+    results = store.commit_steps(
+        [
+            step(customer="u1", state=b"u1-v1", processed=[seq["u1"]], timers=[timer("r1", 1, 9.0, "u1")]),
+            # u2 is at version 1, not 0: stale.
+            step(customer="u2", state=b"stale", processed=[seq["u2"]]),
+            # u3 gets as far as its state, event and timer before the duplicate key stops it.
+            step(
+                customer="u3",
+                state=b"u3-v1",
+                processed=[seq["u3"]],
+                timers=[timer("r3", 1, 9.0, "u3")],
+                outbox=[OutboxEntry("taken", "send", b"")],
+            ),
+            step(customer="u1", expected=1, state=b"u1-v2", outbox=[OutboxEntry("u1-2", "send", b"")]),
+        ]
+    )
+    assert results[0] == 1 and results[3] == 2
+    assert isinstance(results[1], VersionConflict) and isinstance(results[2], DuplicateCommand)
+    assert store.load_state(WS, "u1") == StoredState("u1", 2, b"u1-v2")
+    assert store.load_state(WS, "u2") == StoredState("u2", 1, b"u2-v1")
+    assert store.load_state(WS, "u3") is None
+    assert ids(store.next_events(WS, ["u1", "u2", "u3"], limit=5)) == ["m2", "m3"]
+    assert [t.run for t in store.timers(WS, "u1")] == ["r1"] and store.timers(WS, "u3") == []
+    assert store.outbox_entry(WS, "u1-2") is not None
+    assert store.commit_steps([]) == []
+
+
 def test_two_connections_racing_on_one_version_commit_exactly_once(
     store: SqlStore, store_factory: Factory
 ) -> None:
