@@ -82,9 +82,14 @@ class IdentityGraph:
         return self._link((previous, new), "alias", input, at)
 
     def _link(self, identifiers: Iterable[Identifier], cause: Cause, input: str, at: float) -> Resolution:
-        via = tuple(sorted(set(identifiers), key=lambda i: i.rank))
-        if not via:
+        distinct = set(identifiers)
+        if not distinct:
             raise NoIdentifiers(input)
+        # Most calls repeat what the graph already knows: every identifier held by one customer.
+        owners = {self.store.customer_of(i) for i in distinct}
+        if len(owners) == 1 and (owner := owners.pop()) is not None:
+            return Resolution(owner)
+        via = tuple(sorted(distinct, key=lambda i: i.rank))
         groups = self._groups(via)
         start = next(g for g in groups if via[0] in g.identifiers)
         joined, refused = [start], []
