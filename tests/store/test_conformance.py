@@ -118,6 +118,23 @@ def test_append_reports_which_events_were_new_and_stores_each_once(store: SqlSto
     assert (events[0].at, events[0].received_at) == (100.0, 101.0)
 
 
+def test_a_large_batch_is_deduplicated_across_its_whole_length(store: SqlStore) -> None:
+    batch = [ev(f"m{i}") for i in range(1200)]
+    first_copy = NewEvent("m0", "u1", 1.0, 1.0, b"first copy")
+    store.append_events(WS, [first_copy])
+    # Repeats of m0 (already stored) and of m5 (earlier in this batch) sit in later chunks of the insert.
+    batch[700] = ev("m5")
+    batch[1100] = NewEvent("m0", "u1", 2.0, 2.0, b"second copy")
+    flags = store.append_events(WS, batch)
+    assert [i for i, new in enumerate(flags) if not new] == [0, 700, 1100]
+    stored = store.next_events(WS, ["u1"], limit=5000)
+    assert len(stored) == 1 + 1200 - 3
+    assert stored[0].body == b"first copy"
+    inside = [NewEvent("dup", "u1", 1.0, 1.0, b"one"), NewEvent("dup", "u1", 1.0, 1.0, b"two")]
+    assert store.append_events(WS, inside) == [True, False]
+    assert store.next_events(WS, ["u1"], limit=5000)[-1].body == b"one"
+
+
 def test_events_come_back_in_per_customer_order_and_per_customer_limit(store: SqlStore) -> None:
     store.append_events(WS, [ev("u1-1", "u1"), ev("u2-1", "u2"), ev("u1-2", "u1")])
     store.append_events(WS, [ev("u3-1", "u3"), ev("u2-2", "u2"), ev("u1-3", "u1")])
