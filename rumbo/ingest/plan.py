@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -35,11 +36,20 @@ class Rule:
 
     mode: Mode
     validator: Draft202012Validator | None  # None: anything goes, only the mode applies
+    # The same schema compiled by jsonschema-rs: most events pass, and it says so ~50x faster; the
+    # Python validator then lists the violations of the few that do not, in its clearer words.
+    fast: jsonschema_rs.Draft202012Validator | None = None
 
     def violations(self, message: Mapping[str, Any]) -> list[Issue]:
         """Every way the message breaks the schema, with paths rooted at the message."""
         if self.validator is None:
             return []
+        if self.fast is not None:
+            try:
+                if self.fast.is_valid(message):
+                    return []
+            except (ValueError, TypeError, OverflowError):
+                pass  # a value jsonschema-rs cannot take (an integer past 64 bits): ask the Python validator
         issues: list[Issue] = []
         for error in self.validator.iter_errors(message):
             path = "$"
@@ -139,16 +149,43 @@ def _rule(body: Any, path: str, issues: list[Issue]) -> Rule | None:
     if mode not in MODES:
         issues.append(Issue(child(path, "mode"), f"must be one of {', '.join(MODES)}, got {mode!r}"))
     schema = body.get("schema")
-    validator = None
+    validator = fast = None
     if schema is not None:
         try:
             Draft202012Validator.check_schema(schema)
-            validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         except SchemaError as exc:
             where = child(path, "schema")
             for key in exc.absolute_path:
                 where = child(where, key)
             issues.append(Issue(where, f"not a valid JSON Schema: {exc.message}"))
+        else:
+            remote = _remote_references(schema, child(path, "schema"))
+            issues.extend(
+                Issue(where, "only references inside the rule (starting with '#') are allowed")
+                for where in remote
+            )
+            if not remote:
+                try:
+                    fast = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+                except ValueError as exc:  # a reference to a part of the schema that does not exist
+                    message = str(exc).splitlines()[0]
+                    issues.append(Issue(child(path, "schema"), f"not a usable JSON Schema: {message}"))
+                validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     if len(issues) > found:
         return None
-    return Rule(cast(Mode, mode), validator)
+    return Rule(cast(Mode, mode), validator, fast)
+
+
+def _remote_references(schema: Any, path: str) -> list[str]:
+    """Paths of `$ref`s that point outside the schema: a plan must never make ingestion fetch a URL."""
+    found = []
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
+                found.append(child(path, key))
+            else:
+                found.extend(_remote_references(value, child(path, key)))
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            found.extend(_remote_references(value, child(path, index)))
+    return found

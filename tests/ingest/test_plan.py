@@ -181,6 +181,8 @@ def test_a_bad_plan_is_refused_with_every_problem_by_path() -> None:
             "B": {"schema": {"type": "nonsense"}},
             "C": "required",
             "D": {"mode": "warn", "scheme": {}},
+            "E": {"schema": {"properties": {"a": {"$ref": "https://example.com/a.json"}}}},
+            "F": {"schema": {"$ref": "#/$defs/missing"}},
         },
         "calls": {"track": {"mode": "warn"}},
     }
@@ -195,9 +197,12 @@ def test_a_bad_plan_is_refused_with_every_problem_by_path() -> None:
         "'nonsense' is not valid under any of the given schemas",
         "$.events.C: a rule must be an object with `mode` and `schema`",
         "$.events.D.scheme: unknown key — use mode, schema, description",
+        '$.events.E.schema.properties.a["$ref"]: '
+        "only references inside the rule (starting with '#') are allowed",
+        "$.events.F.schema: not a usable JSON Schema: Pointer '/$defs/missing' does not exist",
         "$.calls.track: not a call type with a rule — use one of identify, page, screen, group, alias",
     ]
-    assert str(caught.value).startswith("plans/shop.yaml has 8 problems")
+    assert str(caught.value).startswith("plans/shop.yaml has 10 problems")
     with pytest.raises(TrackingPlanInvalid, match="must be an object"):
         TrackingPlan.from_document(["not", "a", "plan"])
 
