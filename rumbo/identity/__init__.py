@@ -9,7 +9,7 @@ from __future__ import annotations
 from rumbo.identity.events import MERGE_EVENT, Merge, Refusal, Resolution
 from rumbo.identity.graph import IdentityGraph, NoIdentifiers, customer_id
 from rumbo.identity.identifiers import Identifier, IdentifierInvalid, identifier
-from rumbo.identity.journeys import CustomerMerge, merge_customers
+from rumbo.identity.journeys import CustomerMerge, CustomersNotMergeable, merge_customers
 from rumbo.identity.messages import identifiers_from_message
 from rumbo.identity.profile import ConsentChange, Profile, TraitChange, merge_profiles
 from rumbo.identity.rules import IdentityRules, IdentityRulesInvalid
@@ -19,6 +19,7 @@ __all__ = [
     "MERGE_EVENT",
     "ConsentChange",
     "CustomerMerge",
+    "CustomersNotMergeable",
     "Identifier",
     "IdentifierInvalid",
     "IdentityGraph",

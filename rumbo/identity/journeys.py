@@ -30,9 +30,22 @@ from typing import Any
 
 from rumbo.engine.commands import CancelTimer, Command
 from rumbo.engine.state import Customer, Run
+from rumbo.errors import RumboError
 from rumbo.identity.profile import Profile
 from rumbo.journey.model import Journey
 from rumbo.records import Transition
+
+
+class CustomersNotMergeable(RumboError):
+    """Two engine states cannot be one customer's: they are the same customer, or share a run."""
+
+    def __init__(self, survivor: str, merged: str, runs: list[str]) -> None:
+        self.survivor, self.merged, self.runs = survivor, merged, runs
+        what = f"both hold runs {', '.join(runs)}" if runs else "they are the same customer"
+        super().__init__(
+            f"cannot merge customer {merged} into {survivor}: {what}; merge states only as the identity "
+            "graph's Merge events say, each customer's state once"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +72,12 @@ def merge_customers(
 
     `journeys` are the workspace's journey versions (`Engine.versions`); a version not found there is treated
     as not allowing concurrent runs. `input` is the merge event's id; it is the cause of stopped runs.
-    Neither argument is modified.
+    Neither argument is modified. Raises CustomersNotMergeable for a customer merged with itself, or two
+    states holding the same run (one state given twice).
     """
+    shared = sorted(survivor.runs.keys() & merged.runs.keys())
+    if survivor.id == merged.id or shared:
+        raise CustomersNotMergeable(survivor.id, merged.id, shared)
     kept, stopped = _runs(survivor, merged, journeys)
     commands: list[Command] = []
     for owner, run in stopped:

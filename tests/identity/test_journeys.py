@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rumbo.engine.commands import CancelTimer
 from rumbo.engine.inputs import TimerFired
 from rumbo.engine.policy import Policy
 from rumbo.engine.state import Customer
 from rumbo.engine.step import Engine
-from rumbo.identity import Profile, merge_customers
+from rumbo.identity import CustomersNotMergeable, Profile, merge_customers
 from rumbo.records import Transition
 from tests.helpers import DAY, HOUR, T0, event, journey
 
@@ -110,3 +112,13 @@ def test_traits_and_consent_come_from_the_merged_profile_when_given() -> None:
     profile = Profile("ca").set_traits({"plan": "pro"}, at=9.0)
     timed = merge_customers(a, b, ENGINE.versions, at=1.0, input="x", profile=profile).customer
     assert timed.traits == {"plan": "pro"}
+
+
+def test_a_state_cannot_be_merged_with_itself() -> None:
+    early = entered("ca", T0)
+    twin = entered("ca", T0)
+    twin.id = "cb"
+    with pytest.raises(CustomersNotMergeable, match="both hold runs"):
+        merge_customers(early, twin, ENGINE.versions, at=T0, input="x")
+    with pytest.raises(CustomersNotMergeable, match="they are the same customer"):
+        merge_customers(early, Customer("ca"), ENGINE.versions, at=T0, input="x")
