@@ -89,7 +89,7 @@ def one_person_calls(draw: st.DrawFn) -> list[Call]:
 
 
 ANY_IDS = st.sampled_from([i for p in range(3) for i in pool(p)])
-any_calls = st.lists(calls_from(ANY_IDS), min_size=1, max_size=16)
+any_calls = st.lists(calls_from(ANY_IDS), min_size=1, max_size=24)
 
 
 def play(calls: list[Call], rules: IdentityRules | None = None) -> tuple[IdentityGraph, int]:
