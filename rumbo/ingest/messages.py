@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
@@ -19,7 +20,6 @@ from rumbo.ingest.channels import channel_of
 from rumbo.ingest.errors import Issue, child
 from rumbo.ingest.result import Accepted, Rejected
 from rumbo.ingest.timestamps import event_time, iso, parse_time
-from rumbo.records import FIELDS
 
 CALLS: Final = ("track", "identify", "page", "screen", "group", "alias")
 REQUIRED: Final[dict[str, tuple[str, ...]]] = {
@@ -31,7 +31,6 @@ OBJECTS: Final = ("properties", "traits", "context", "integrations")
 TEXTS: Final = ("event", "name", "category")
 IDS: Final = ("userId", "anonymousId", "groupId", "previousId", "messageId")
 TIMES: Final = ("timestamp", "originalTimestamp", "sentAt")
-_EVENT_FIELDS: Final = tuple(FIELDS["event"])
 
 
 def describe(value: Any) -> str:
@@ -58,8 +57,11 @@ def _ident(value: Any) -> str | None:
     return None
 
 
-def check(message: dict[str, Any], call: str) -> list[Issue]:
-    """Every problem in a message whose call type is known, with paths rooted at the message (`$`)."""
+def check(message: dict[str, Any], call: str, times: dict[str, float] | None = None) -> list[Issue]:
+    """Every problem in a message whose call type is known, with paths rooted at the message (`$`).
+
+    The times it parses on the way are put in `times`, so that they are parsed once.
+    """
     issues: list[Issue] = []
     for name in OBJECTS:
         value = message.get(name)
@@ -77,7 +79,13 @@ def check(message: dict[str, Any], call: str) -> list[Issue]:
             )
     for name in TIMES:
         value = message.get(name)
-        if value is not None and parse_time(value) is None:
+        if value is None:
+            continue
+        seconds = parse_time(value)
+        if seconds is not None:
+            if times is not None:
+                times[name] = seconds
+        else:
             issues.append(
                 Issue(
                     child("$", name),
@@ -93,14 +101,47 @@ def check(message: dict[str, Any], call: str) -> list[Issue]:
     return issues
 
 
-def _merged(message: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What every message of one request shares, worked out once for the request."""
+
+    workspace: str
+    received_at: float
+    max_bytes: int
+    context: dict[str, Any] | None = None  # the batch's, under each message's own
+    integrations: dict[str, Any] | None = None
+    sent_at: float | None = None  # the batch's sentAt, parsed
+    sent_at_raw: Any = None  # as sent, to report when it is not a time
+    received_iso: str = field(init=False)
+    sent_iso: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "received_iso", iso(self.received_at))
+        object.__setattr__(self, "sent_iso", None if self.sent_at is None else iso(self.sent_at))
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any], workspace: str, received_at: float, max_bytes: int) -> Shared:
+        """The shared part of a batch payload (top-level `context`, `integrations` and `sentAt`)."""
+        context, integrations = payload.get("context"), payload.get("integrations")
+        sent = payload.get("sentAt")
+        return cls(
+            workspace,
+            received_at,
+            max_bytes,
+            context if isinstance(context, dict) else None,
+            integrations if isinstance(integrations, dict) else None,
+            parse_time(sent),
+            sent,
+        )
+
+
+def _merged(message: dict[str, Any], shared: Shared) -> dict[str, Any]:
     """The message with the batch's `context` and `integrations` under its own (the message's keys win)."""
     merged = dict(message)
-    for name in ("context", "integrations"):
-        shared = defaults.get(name)
+    for name, common in (("context", shared.context), ("integrations", shared.integrations)):
         own = message.get(name)
-        if isinstance(shared, dict) and (own is None or isinstance(own, dict)):
-            merged[name] = {**shared, **(own or {})}
+        if common is not None and (own is None or isinstance(own, dict)):
+            merged[name] = {**common, **(own or {})}
     return merged
 
 
@@ -120,21 +161,10 @@ def generated_message_id(workspace: str, canonical: bytes, index: int, received_
     return "rumbo-" + digest.hexdigest()[:32]
 
 
-def normalise(
-    item: Any,
-    *,
-    path: str,
-    call: str | None,
-    defaults: Mapping[str, Any],
-    workspace: str,
-    received_at: float,
-    index: int,
-    max_bytes: int,
-) -> Accepted | Rejected:
+def normalise(item: Any, *, path: str, call: str | None, shared: Shared, index: int) -> Accepted | Rejected:
     """Check one message and, if it passes, make its event record.
 
     `call` is the endpoint's call type, or None in a batch where each message names its own `type`.
-    `defaults` holds the batch's `context`, `integrations` and `sentAt`.
     """
     if not isinstance(item, dict):
         return Rejected(path, (Issue(path, f"a message must be a JSON object, got {describe(item)}"),), item)
@@ -142,8 +172,9 @@ def normalise(
         size = len(orjson.dumps(item))
     except orjson.JSONEncodeError:
         return Rejected(path, (Issue(path, "the message holds a value JSON cannot carry"),), item)
-    if size > max_bytes:
-        issue = Issue(path, f"the message is {size:,} bytes, over the {max_bytes:,}-byte limit per message")
+    if size > shared.max_bytes:
+        limit = shared.max_bytes
+        issue = Issue(path, f"the message is {size:,} bytes, over the {limit:,}-byte limit per message")
         return Rejected(path, (issue,), None)
     kind = call if call is not None else item.get("type")
     if kind not in CALLS:
@@ -151,51 +182,44 @@ def normalise(
         issue = Issue(child(path, "type"), f"{why} — use one of {', '.join(CALLS)}")
         return Rejected(path, (issue,), item)
     assert isinstance(kind, str)
-    issues = check(item, kind)
-    shared_sent = defaults.get("sentAt")
-    if item.get("sentAt") is None and shared_sent is not None and parse_time(shared_sent) is None:
-        issues.append(Issue("$.sentAt", f"must be an ISO 8601 date-time, got {describe(shared_sent)}"))
+    times: dict[str, float] = {}
+    issues = check(item, kind, times)
+    if item.get("sentAt") is None and shared.sent_at_raw is not None and shared.sent_at is None:
+        got = describe(shared.sent_at_raw)
+        issues.append(Issue("$.sentAt", f"must be an ISO 8601 date-time, got {got}"))
     if issues:
         return Rejected(path, tuple(issue.under(path) for issue in issues), item)
-    return Accepted(path, *_normalised(item, kind, defaults, workspace, received_at, index))
+    return Accepted(path, *_normalised(item, kind, shared, times, index))
 
 
 def _normalised(
-    item: dict[str, Any],
-    kind: str,
-    defaults: Mapping[str, Any],
-    workspace: str,
-    received_at: float,
-    index: int,
+    item: dict[str, Any], kind: str, shared: Shared, times: dict[str, float], index: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    message = _merged(item, defaults)
+    message = _merged(item, shared)
     message["type"] = kind
     for name in IDS:
-        if message.get(name) is not None:
-            message[name] = _ident(message[name])
-    raw_original = (
-        item.get("timestamp") if item.get("timestamp") is not None else item.get("originalTimestamp")
-    )
-    original = parse_time(raw_original)
-    sent_raw = item.get("sentAt") if item.get("sentAt") is not None else defaults.get("sentAt")
-    sent_at = parse_time(sent_raw)
+        value = message.get(name)
+        if value is not None and not isinstance(value, str):
+            message[name] = _ident(value)
+    original = times.get("timestamp", times.get("originalTimestamp"))
+    sent_at = times.get("sentAt", shared.sent_at)
+    received_at = shared.received_at
     if message.get("messageId") is None:
         body = {key: value for key, value in item.items() if key != "messageId"}
         canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         message["messageId"] = generated_message_id(
-            workspace, canonical, index, received_at if original is None else None
+            shared.workspace, canonical, index, received_at if original is None else None
         )
     at = event_time(original, sent_at, received_at)
     if original is not None:
         message["originalTimestamp"] = iso(original)
     if sent_at is not None:
-        message["sentAt"] = iso(sent_at)
+        message["sentAt"] = iso(sent_at) if "sentAt" in times else shared.sent_iso
     message["timestamp"] = iso(at)
-    message["receivedAt"] = iso(received_at)
-    customer = message.get("userId") or message.get("anonymousId")
+    message["receivedAt"] = shared.received_iso
     record = {
-        "workspace": workspace,
-        "customer": customer,
+        "workspace": shared.workspace,
+        "customer": message.get("userId") or message.get("anonymousId"),
         "messageId": message["messageId"],
         "type": kind,
         "event": message.get("event") if kind == "track" else None,
@@ -208,5 +232,4 @@ def _normalised(
         "traits": message.get("traits") or {},
         "context": message.get("context") or {},
     }
-    assert tuple(record) == _EVENT_FIELDS, "the event record must have exactly FIELDS['event']"
     return record, message

@@ -19,7 +19,7 @@ from typing import Any, Final
 from rumbo.ingest.body import expand, header, parse_json, write_key
 from rumbo.ingest.deadletters import DeadLetterStore
 from rumbo.ingest.errors import PayloadInvalid, Unauthorized
-from rumbo.ingest.messages import CALLS, describe, normalise
+from rumbo.ingest.messages import CALLS, Shared, describe, normalise
 from rumbo.ingest.plan import TrackingPlan
 from rumbo.ingest.result import Accepted, DeadLetter, IngestResult
 from rumbo.ingest.settings import IngestSettings
@@ -75,32 +75,15 @@ def ingest_payload(
         if not isinstance(items, list):
             got = "nothing" if items is None else describe(items)
             raise PayloadInvalid(f"$.batch must be a list of messages, got {got}")
-        defaults = {name: payload.get(name) for name in ("context", "integrations", "sentAt")}
+        shared = Shared.of(payload, workspace, received_at, settings.max_message_bytes)
         for index, item in enumerate(items):
-            outcome = normalise(
-                item,
-                path=f"$.batch[{index}]",
-                call=None,
-                defaults=defaults,
-                workspace=workspace,
-                received_at=received_at,
-                index=index,
-                max_bytes=settings.max_message_bytes,
-            )
+            outcome = normalise(item, path=f"$.batch[{index}]", call=None, shared=shared, index=index)
             _settle(outcome, result, plan, dead_letters)
     else:
         # The write key is a credential, not part of the event: it is never stored with it.
         message = {key: value for key, value in payload.items() if key != "writeKey"}
-        outcome = normalise(
-            message,
-            path="$",
-            call=endpoint,
-            defaults={},
-            workspace=workspace,
-            received_at=received_at,
-            index=0,
-            max_bytes=settings.max_message_bytes,
-        )
+        shared = Shared(workspace, received_at, settings.max_message_bytes)
+        outcome = normalise(message, path="$", call=endpoint, shared=shared, index=0)
         _settle(outcome, result, plan, dead_letters)
     return result
 
