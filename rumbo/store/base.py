@@ -11,7 +11,7 @@ One store instance holds one database connection: use one per thread or worker.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from rumbo.engine.commands import CancelTimer, ScheduleTimer, TimerKind
@@ -134,7 +134,7 @@ class Step:
     timers: Sequence[ScheduleTimer] = ()
     cancelled_timers: Sequence[CancelTimer] = ()
     outbox: Sequence[OutboxEntry] = ()
-    records: Sequence[Record] = field(default_factory=tuple)
+    records: Sequence[Record] = ()
 
 
 class Store(Protocol):

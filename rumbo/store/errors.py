@@ -40,7 +40,10 @@ class SchemaOutOfDate(StoreError):
     def __init__(self, where: str, reason: str) -> None:
         self.where = where
         self.reason = reason
-        super().__init__(f"store at {where} has no up-to-date schema ({reason}) — run `rumbo db upgrade`")
+        super().__init__(
+            f"store at {where} has no up-to-date schema ({reason}) — run `rumbo db upgrade` "
+            "(Store.upgrade() in code)"
+        )
 
 
 class SchemaTooNew(StoreError):
