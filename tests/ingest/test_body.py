@@ -19,6 +19,7 @@ from rumbo.ingest import (
     read_request,
 )
 from rumbo.ingest.body import expand, write_key, write_key_from_authorization
+from rumbo.ingest.settings import SettingInvalid
 from tests.ingest.sdk_payloads import (
     WRITE_KEY,
     basic_auth,
@@ -143,3 +144,9 @@ def test_plain_segment_request_round_trips() -> None:
     payload = segment_batch(segment_track())
     request = read_request("batch", orjson.dumps(payload), {"Authorization": basic_auth()})
     assert request.payload == payload
+
+
+def test_limits_are_settings_with_segments_values_by_default() -> None:
+    assert IngestSettings() == IngestSettings(max_message_bytes=32 * 1024, max_batch_bytes=500 * 1024)
+    with pytest.raises(SettingInvalid, match="max_message_bytes=0"):
+        IngestSettings(max_message_bytes=0)
