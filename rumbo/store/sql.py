@@ -192,9 +192,14 @@ class SqlStore(ABC):
     def create_workspace(self, workspace: str, *, at: float) -> WorkspaceKeys:
         keys = WorkspaceKeys(workspace, new_key("write"), new_key("admin"))
         with self._write() as tx:
-            if tx.rows("SELECT 1 FROM workspaces WHERE workspace = ?", (workspace,)):
+            # ON CONFLICT rather than a look first: two processes creating one id at once both get an answer.
+            added = tx.execute(
+                "INSERT INTO workspaces (workspace, created_at) VALUES (?, ?) "
+                "ON CONFLICT (workspace) DO NOTHING",
+                (workspace, at),
+            )
+            if added != 1:
                 raise WorkspaceExists(workspace)
-            tx.execute("INSERT INTO workspaces (workspace, created_at) VALUES (?, ?)", (workspace, at))
             for role, key in (("write", keys.write_key), ("admin", keys.admin_key)):
                 tx.execute(
                     "INSERT INTO api_keys (workspace, role, key_hash) VALUES (?, ?, ?)",
@@ -280,19 +285,22 @@ class SqlStore(ABC):
     def commit_steps(self, steps: Sequence[Step]) -> list[int | StoreConflict]:
         # Each step runs inside a savepoint: a conflicting step is rolled back alone and reported, the
         # others commit together, so the batch costs one durable commit instead of one per step.
-        results: list[int | StoreConflict] = []
+        results: list[int | StoreConflict] = [0] * len(steps)
+        # Customers are written in sorted order so that two batches sharing customers wait on each other
+        # instead of deadlocking; the sort is stable, so one customer's steps keep their order.
+        order = sorted(range(len(steps)), key=lambda i: steps[i].customer)
         if not steps:
             return results
         with self._write() as tx:
-            for step in steps:
+            for i in order:
                 tx.execute("SAVEPOINT step")
                 try:
-                    self._commit(tx, step)
+                    self._commit(tx, steps[i])
                 except StoreConflict as conflict:
                     tx.execute("ROLLBACK TO SAVEPOINT step")
-                    results.append(conflict)
+                    results[i] = conflict
                 else:
-                    results.append(step.expected_version + 1)
+                    results[i] = steps[i].expected_version + 1
                 tx.execute("RELEASE SAVEPOINT step")
         return results
 

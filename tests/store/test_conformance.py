@@ -18,6 +18,7 @@ from rumbo.store.errors import (
     OutboxNotPending,
     SchemaOutOfDate,
     SchemaTooNew,
+    StoreConflict,
     VersionConflict,
     WorkspaceExists,
 )
@@ -348,6 +349,39 @@ def test_commit_steps_commits_a_batch_at_once_and_leaves_out_only_the_conflictin
     assert [t.run for t in store.timers(WS, "u1")] == ["r1"] and store.timers(WS, "u3") == []
     assert store.outbox_entry(WS, "u1-2") is not None
     assert store.commit_steps([]) == []
+
+
+def test_two_batches_sharing_customers_in_opposite_orders_finish_without_deadlock(
+    store: SqlStore, store_factory: Factory
+) -> None:
+    customers = [f"c{i}" for i in range(10)]
+    store.commit_steps([step(customer=c, state=b"v1") for c in customers])
+    results: dict[str, list[int | StoreConflict]] = {}
+    barrier = threading.Barrier(2)
+
+    def commit(name: str, order: list[str]) -> None:
+        worker = store_factory()
+        barrier.wait()
+        results[name] = worker.commit_steps(
+            [step(customer=c, expected=1, state=name.encode()) for c in order]
+        )
+
+    threads = [
+        threading.Thread(target=commit, args=("up", customers)),
+        threading.Thread(target=commit, args=("down", customers[::-1])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    up = dict(zip(customers, results["up"], strict=True))
+    down = dict(zip(customers[::-1], results["down"], strict=True))
+    for c in customers:
+        outcomes = {"up": up[c], "down": down[c]}
+        winners = [name for name, result in outcomes.items() if result == 2]
+        losers = [name for name, result in outcomes.items() if isinstance(result, VersionConflict)]
+        assert len(winners) == 1 and len(losers) == 1, (c, outcomes)
+        assert store.load_state(WS, c) == StoredState(c, 2, winners[0].encode())
 
 
 def test_two_connections_racing_on_one_version_commit_exactly_once(
