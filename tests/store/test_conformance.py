@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rumbo.engine.commands import CancelTimer, ScheduleTimer
 from rumbo.records import Decision, Record, Transition
@@ -117,6 +120,35 @@ def test_append_reports_which_events_were_new_and_stores_each_once(store: SqlSto
     assert ids(events) == ["a", "b", "c"]
     assert orjson.loads(events[2].body) == {"messageId": "c", "type": "track", "event": "x"}
     assert (events[0].at, events[0].received_at) == (100.0, 101.0)
+
+
+_batches = st.lists(
+    st.lists(st.tuples(st.integers(0, 14), st.integers(0, 3)), max_size=12), min_size=1, max_size=5
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=_batches)
+def test_no_event_is_lost_or_stored_twice_and_each_customer_keeps_its_order(
+    store: SqlStore, batches: list[list[tuple[int, int]]]
+) -> None:
+    workspace = f"ws-{uuid.uuid4().hex}"  # a workspace per example: the store is shared between examples
+    seen: set[str] = set()
+    expected: dict[str, list[str]] = {}
+    for batch in batches:
+        events = [ev(f"m{m}", f"u{c}") for m, c in batch]
+        want = []
+        for e in events:
+            want.append(e.message_id not in seen)
+            if e.message_id not in seen:
+                seen.add(e.message_id)
+                expected.setdefault(e.customer, []).append(e.message_id)
+        assert store.append_events(workspace, events) == want
+    stored = store.next_events(workspace, [f"u{c}" for c in range(4)], limit=100)
+    got: dict[str, list[str]] = {}
+    for s in stored:
+        got.setdefault(s.customer, []).append(s.message_id)
+    assert got == expected
 
 
 def test_a_large_batch_is_deduplicated_across_its_whole_length(store: SqlStore) -> None:
