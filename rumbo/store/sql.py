@@ -55,8 +55,6 @@ class Cursor(Protocol):
 
     def fetchall(self) -> list[Any]: ...
 
-    def fetchone(self) -> Any: ...
-
 
 class Tx:
     """One open transaction: statements in the store's `?` style, rewritten for the driver."""
@@ -137,7 +135,10 @@ class SqlStore(ABC):
             cursor = self._cursor()
             cursor.execute(self.begin_write)
         except Exception as exc:
-            raise self._translate(exc) or exc from exc
+            wrapped = self._translate(exc)
+            if wrapped is None:
+                raise
+            raise wrapped from exc
         try:
             yield Tx(cursor, self)
             cursor.execute("COMMIT")
@@ -286,11 +287,11 @@ class SqlStore(ABC):
         # Each step runs inside a savepoint: a conflicting step is rolled back alone and reported, the
         # others commit together, so the batch costs one durable commit instead of one per step.
         results: list[int | StoreConflict] = [0] * len(steps)
+        if not steps:
+            return results
         # Customers are written in sorted order so that two batches sharing customers wait on each other
         # instead of deadlocking; the sort is stable, so one customer's steps keep their order.
         order = sorted(range(len(steps)), key=lambda i: steps[i].customer)
-        if not steps:
-            return results
         with self._write() as tx:
             for i in order:
                 tx.execute("SAVEPOINT step")

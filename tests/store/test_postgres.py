@@ -46,6 +46,18 @@ def test_a_broken_connection_fails_one_call_then_reconnects(postgres_factory: Fa
         store.workspaces()
     assert store.workspaces() == ["acme"]
 
+    # While the server stays unreachable, every call says so, writes included; none is half done.
+    url = store._url
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (store._conn.info.backend_pid,))
+    store._url = NOWHERE
+    for _ in range(2):
+        with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:5432|127\.0\.0\.1:1\b"):
+            store.create_workspace("globex", at=2.0)
+    store._url = url
+    store.create_workspace("globex", at=3.0)
+    assert store.workspaces() == ["acme", "globex"]
+
 
 def _run_one_postgres_case(ci: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
