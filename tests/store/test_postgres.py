@@ -52,7 +52,7 @@ def test_a_broken_connection_fails_one_call_then_reconnects(postgres_factory: Fa
         admin.execute("SELECT pg_terminate_backend(%s)", (store._conn.info.backend_pid,))
     store._url = NOWHERE
     for _ in range(2):
-        with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:5432|127\.0\.0\.1:1\b"):
+        with pytest.raises(StoreUnavailable, match="is unavailable"):
             store.create_workspace("globex", at=2.0)
     store._url = url
     store.create_workspace("globex", at=3.0)
