@@ -659,6 +659,26 @@ class _Step:
             *((name, 0.0) for name, _ in node.variants),
             *((("holdout", 0.0),) if node.holdout else ()),
         )
+        self.decision(
+            run,
+            journey,
+            node.id,
+            tuple((n, 1.0 if n == variant else 0.0) for n, _ in candidates),
+            variant,
+            "split",
+        )
+        return variant
+
+    def decision(
+        self,
+        run: Run,
+        journey: Journey,
+        node: str,
+        candidates: tuple[tuple[str, float], ...],
+        chosen: str | None,
+        policy: str,
+    ) -> None:
+        """Record what a split or decide node chose, among which candidates with which scores, and how."""
         self.out.append(
             Decision(
                 self.workspace,
@@ -666,33 +686,19 @@ class _Step:
                 journey.id,
                 journey.version,
                 run.id,
-                node.id,
-                tuple((n, 1.0 if n == variant else 0.0) for n, _ in candidates),
-                variant,
-                "split",
+                node,
+                candidates,
+                chosen,
+                policy,
                 self.now,
             )
         )
-        return variant
 
     def choose(self, run: Run, journey: Journey, node: DecideNode) -> str | None:
         eligible = [o for o in node.offers if o.eligible is None or o.eligible(self.ctx)]
         scored = [(o.id, self.offer_score(run, journey, node, o)) for o in eligible]
         chosen = max(scored, key=lambda s: s[1])[0] if scored else None
-        self.out.append(
-            Decision(
-                self.workspace,
-                self.c.id,
-                journey.id,
-                journey.version,
-                run.id,
-                node.id,
-                tuple(scored),
-                chosen,
-                node.policy,
-                self.now,
-            )
-        )
+        self.decision(run, journey, node.id, tuple(scored), chosen, node.policy)
         return chosen
 
     def offer_score(self, run: Run, journey: Journey, node: DecideNode, offer: Offer) -> float:
