@@ -6,25 +6,17 @@ from pathlib import Path
 
 import click
 
-from rumbo.analytics.archive import Archive, default_archive_path
 from rumbo.analytics.attribution.analysis import MODELS, attribute, attribution_figure
 from rumbo.analytics.attribution.markov import MAX_ORDER
 from rumbo.analytics.attribution.touchpoints import BY
-from rumbo.analytics.engines import ENGINES, open_engine
-from rumbo.analytics.output import FORMATS, Format, render, save_chart
+from rumbo.analytics.output import Format, render, save_chart
+from rumbo.cli.analyze_options import common_options, engine_for
 from rumbo.durations import parse_duration
 from rumbo.errors import RumboError
 
 
 @click.command("attribution")
-@click.option(
-    "--archive",
-    "archive_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Archive folder [default: $RUMBO_HOME/archive].",
-)
-@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True)
+@common_options("Save attribution per key as FILE.png or FILE.html.")
 @click.option("--model", type=click.Choice(MODELS), default="markov", show_default=True)
 @click.option(
     "--order",
@@ -52,12 +44,6 @@ from rumbo.errors import RumboError
     is_flag=True,
     help="Keep consecutive touchpoints of the same key as separate touches (default: merge them).",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option(
-    "--chart",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Save attribution per key as FILE.png or FILE.html.",
-)
 def attribution(
     archive_dir: Path | None,
     engine: str,
@@ -79,9 +65,8 @@ def attribution(
     coalitions' conversion rates) from the data.
     """
     try:
-        archive = Archive(archive_dir if archive_dir is not None else default_archive_path())
         result = attribute(
-            open_engine(archive, engine),
+            engine_for(archive_dir, engine),
             model,
             by=by,
             window=parse_duration(window),

@@ -10,7 +10,6 @@ from typing import Any
 import click
 import pyarrow as pa
 
-from rumbo.analytics.archive import Archive, default_archive_path
 from rumbo.analytics.clv.analysis import MODELS, ClvResult, ModelName, analyze_clv
 from rumbo.analytics.clv.chart import decile_table, distribution_figure
 from rumbo.analytics.clv.summary import (
@@ -22,8 +21,8 @@ from rumbo.analytics.clv.summary import (
     summarise_orders_file,
 )
 from rumbo.analytics.clv.traits import write_traits
-from rumbo.analytics.engines import ENGINES, open_engine
-from rumbo.analytics.output import FORMATS, Format, render, save_chart
+from rumbo.analytics.output import Format, render, save_chart
+from rumbo.cli.analyze_options import common_options, engine_for
 from rumbo.durations import parse_duration
 from rumbo.errors import RumboError
 
@@ -58,14 +57,7 @@ def _parse_map(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
 
 
 @click.command("clv")
-@click.option(
-    "--archive",
-    "archive_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Archive folder [default: $RUMBO_HOME/archive].",
-)
-@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True)
+@common_options("Save the CLV distribution as FILE.png or FILE.html.")
 @click.option(
     "--orders",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -106,12 +98,6 @@ def _parse_map(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
 @click.option("--workspace", default=None, help="Only this workspace's purchases.")
 @click.option(
     "--top", type=click.IntRange(min=1), default=20, show_default=True, help="Customers shown in the table."
-)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option(
-    "--chart",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Save the CLV distribution as FILE.png or FILE.html.",
 )
 @click.option(
     "--write-traits",
@@ -190,9 +176,8 @@ def _summary(
 ) -> PurchaseSummary:
     if orders is not None:
         return summarise_orders_file(orders, mapping=mapping, unit=unit, observation_end=observation_end)
-    archive = Archive(archive_dir if archive_dir is not None else default_archive_path())
     return summarise_archive(
-        open_engine(archive, engine),
+        engine_for(archive_dir, engine),
         unit=unit,
         observation_end=observation_end,
         purchase_events=events,

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rumbo.analytics.archive import Archive, default_archive_path
-from rumbo.analytics.engines import ENGINES, open_engine
 from rumbo.analytics.experiments import (
     ExperimentResult,
     Weights,
@@ -17,7 +15,8 @@ from rumbo.analytics.experiments import (
     weights_from_journeys,
     windows_from_journeys,
 )
-from rumbo.analytics.output import FORMATS, Format, render, save_chart
+from rumbo.analytics.output import Format, render, save_chart
+from rumbo.cli.analyze_options import common_options, engine_for
 from rumbo.durations import parse_duration
 from rumbo.errors import RumboError
 
@@ -26,14 +25,7 @@ if TYPE_CHECKING:
 
 
 @click.command("experiment")
-@click.option(
-    "--archive",
-    "archive_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Archive folder [default: $RUMBO_HOME/archive].",
-)
-@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True)
+@common_options("Save conversion rate per arm, with intervals, as FILE.png or FILE.html.")
 @click.option("--journey", default=None, help="Only this journey's splits.")
 @click.option("--node", default=None, help="Only this split node.")
 @click.option("--goal", default=None, help="Count only conversions to this goal [default: any goal].")
@@ -73,12 +65,6 @@ if TYPE_CHECKING:
     default=None,
     help="mSPRT mixing scale, an absolute difference in rate [default: mde × the split's pooled rate].",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option(
-    "--chart",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Save conversion rate per arm, with intervals, as FILE.png or FILE.html.",
-)
 def experiment(
     archive_dir: Path | None,
     engine: str,
@@ -109,9 +95,8 @@ def experiment(
             if journey is None:
                 raise click.UsageError("--window applies to one journey: give --journey with it")
             windows[journey] = parse_duration(window)
-        archive = Archive(archive_dir if archive_dir is not None else default_archive_path())
         result = analyse_experiments(
-            open_engine(archive, engine),
+            engine_for(archive_dir, engine),
             journey=journey,
             node=node,
             goal=goal,

@@ -1,4 +1,4 @@
-"""Options every `rumbo analyze` command of nodes, funnel, paths and lifecycle shares, in one place."""
+"""Options every `rumbo analyze` command shares, in one place."""
 
 from __future__ import annotations
 
