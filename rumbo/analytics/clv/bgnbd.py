@@ -22,12 +22,9 @@ from scipy.special import digamma, expit, gammaln, hyp2f1
 from rumbo.analytics.clv.fitting import (
     Fit,
     FloatArray,
-    check_ages,
-    check_repeat_buyers,
-    fold,
+    frequency_data,
     histories,
     maximise,
-    time_scale,
 )
 
 
@@ -94,13 +91,10 @@ def fit_bgnbd(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
 
     Raises ClvInputInvalid for an inconsistent summary and ClvFitFailed if the optimiser does not converge.
     """
-    x, t_x, age = histories(frequency, recency, T)
-    check_ages(age)
-    check_repeat_buyers(x)
-    scale = time_scale(age)
-    folded = fold(x, t_x * scale, age * scale)
+    data = frequency_data(frequency, recency, T)
+    x, t_x, age, scale, folded = data.x, data.t_x, data.age, data.scale, data.folded
     fx, ft_x, fage = folded.columns
-    total = float(folded.weights.sum())
+    total = data.total
 
     def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
         ll, gradient = _log_likelihood_terms(log_params, fx, ft_x, fage, with_gradient=True)

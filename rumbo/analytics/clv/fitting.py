@@ -136,6 +136,31 @@ def time_scale(age: FloatArray) -> float:
     return TIME_SCALE_TARGET / float(np.max(age))
 
 
+@dataclass(frozen=True, slots=True)
+class FrequencyData:
+    """A frequency model's input, checked: the histories as given (x, t_x, T), the factor that rescales
+    time for the optimiser, and the rescaled histories folded to distinct rows."""
+
+    x: FloatArray
+    t_x: FloatArray
+    age: FloatArray
+    scale: float
+    folded: Histories
+
+    @property
+    def total(self) -> float:
+        return float(self.folded.weights.sum())
+
+
+def frequency_data(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike) -> FrequencyData:
+    """What BG/NBD and Pareto/NBD fits start from; raises ClvInputInvalid for histories they cannot use."""
+    x, t_x, age = histories(frequency, recency, T)
+    check_ages(age)
+    check_repeat_buyers(x)
+    scale = time_scale(age)
+    return FrequencyData(x, t_x, age, scale, fold(x, t_x * scale, age * scale))
+
+
 def with_central_differences(value: Callable[[FloatArray], float], step: float = 1e-6) -> Objective:
     """An Objective from a value-only function, its gradient taken by central differences.
 

@@ -23,12 +23,9 @@ from scipy.special import expit, gammaln, hyp2f1
 from rumbo.analytics.clv.fitting import (
     Fit,
     FloatArray,
-    check_ages,
-    check_repeat_buyers,
-    fold,
+    frequency_data,
     histories,
     maximise,
-    time_scale,
     with_central_differences,
 )
 
@@ -90,13 +87,10 @@ def fit_paretonbd(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.Array
 
     Raises ClvInputInvalid for an inconsistent summary and ClvFitFailed if the optimiser does not converge.
     """
-    x, t_x, age = histories(frequency, recency, T)
-    check_ages(age)
-    check_repeat_buyers(x)
-    scale = time_scale(age)
-    folded = fold(x, t_x * scale, age * scale)
+    data = frequency_data(frequency, recency, T)
+    x, t_x, age, scale, folded = data.x, data.t_x, data.age, data.scale, data.folded
     fx, ft_x, fage = folded.columns
-    total = float(folded.weights.sum())
+    total = data.total
 
     def negative_log_likelihood(log_params: FloatArray) -> float:
         r, alpha, s, beta = np.exp(log_params)
