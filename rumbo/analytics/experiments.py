@@ -417,6 +417,16 @@ def _conversions_cte(goal: str | None) -> str:
     )"""
 
 
+# Both ways of finding the arms end alike: each run of an arm with its customer, split time and conversion.
+_ARMS_WITH_GOALS = """
+    SELECT a.journey AS journey, a.node AS node, a.variant AS variant, a.customer AS customer,
+           epoch(a.split_at) AS split_at, epoch(g.converted_at) AS converted_at,
+           coalesce(g.value, 0.0) AS value
+    FROM arms a LEFT JOIN goals g ON g.journey = a.journey AND g.run = a.run
+    ORDER BY journey, node, variant, split_at, customer
+"""
+
+
 def arms_from_decisions_sql(
     journey: str | None = None, node: str | None = None, goal: str | None = None
 ) -> str:
@@ -431,12 +441,7 @@ def arms_from_decisions_sql(
         GROUP BY journey, run, node, chosen
     ),
     {_conversions_cte(goal)}
-    SELECT a.journey AS journey, a.node AS node, a.variant AS variant, a.customer AS customer,
-           epoch(a.split_at) AS split_at, epoch(g.converted_at) AS converted_at,
-           coalesce(g.value, 0.0) AS value
-    FROM arms a LEFT JOIN goals g ON g.journey = a.journey AND g.run = a.run
-    ORDER BY journey, node, variant, split_at, customer
-    """
+    {_ARMS_WITH_GOALS}"""
 
 
 def arms_from_transitions_sql(
@@ -465,12 +470,7 @@ def arms_from_transitions_sql(
         WHERE r.arrived_as <> d.variant
     ),
     {_conversions_cte(goal)}
-    SELECT a.journey AS journey, a.node AS node, a.variant AS variant, a.customer AS customer,
-           epoch(a.split_at) AS split_at, epoch(g.converted_at) AS converted_at,
-           coalesce(g.value, 0.0) AS value
-    FROM arms a LEFT JOIN goals g ON g.journey = a.journey AND g.run = a.run
-    ORDER BY journey, node, variant, split_at, customer
-    """
+    {_ARMS_WITH_GOALS}"""
 
 
 def extract_runs(
