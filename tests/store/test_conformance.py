@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rumbo.engine.commands import CancelTimer, ScheduleTimer
+from rumbo.store.migrations import latest
 from rumbo.records import Decision, Record, Transition
 from rumbo.store import DueTimer, KeyMatch, NewEvent, OutboxEntry, Step, StoredEvent, StoredState
 from rumbo.store.errors import (
@@ -65,10 +66,10 @@ def ids(events: list[StoredEvent]) -> list[str]:
 def test_upgrade_creates_the_schema_once_and_is_safe_to_repeat(store_factory: Factory) -> None:
     store = store_factory()
     assert store.schema_version() == 0
-    assert store.upgrade() == 1
-    assert store.upgrade() == 1
-    assert store_factory().upgrade() == 1  # another connection sees it done
-    assert store.schema_version() == 1
+    assert store.upgrade() == latest("sqlite") == latest("postgres")
+    assert store.upgrade() == latest("sqlite")
+    assert store_factory().upgrade() == latest("sqlite")  # another connection sees it done
+    assert store.schema_version() == latest("sqlite")
     assert store.workspaces() == []
 
 

@@ -1,0 +1,2 @@
+-- The runtime: identity links, customers merged away, dead letters, consent history.
+-- (filled by the runtime change)

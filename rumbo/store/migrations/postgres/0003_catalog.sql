@@ -1,0 +1,1 @@
+-- The management catalogue: journeys and versions, segments, offers, tracking plans, templates, audit.

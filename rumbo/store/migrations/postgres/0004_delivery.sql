@@ -1,0 +1,1 @@
+-- Delivery: delivery attempts and outcomes, the in-app inbox, paused channels and templates.
