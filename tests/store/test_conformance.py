@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rumbo.engine.commands import CancelTimer, ScheduleTimer
-from rumbo.store.migrations import latest
 from rumbo.records import Decision, Record, Transition
 from rumbo.store import DueTimer, KeyMatch, NewEvent, OutboxEntry, Step, StoredEvent, StoredState
 from rumbo.store.errors import (
@@ -26,6 +25,7 @@ from rumbo.store.errors import (
     VersionConflict,
     WorkspaceExists,
 )
+from rumbo.store.migrations import latest
 from rumbo.store.sql import SqlStore
 
 Factory = Callable[[], SqlStore]
