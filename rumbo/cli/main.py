@@ -8,6 +8,8 @@ from rumbo import __version__
 from rumbo.cli.analyze import analyze
 from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
+from rumbo.cli.ops import db, deadletters, profile
+from rumbo.cli.serve import serve
 from rumbo.tuning import tune_gc
 
 
@@ -21,3 +23,7 @@ def main() -> None:
 main.add_command(demo)
 main.add_command(journey)
 main.add_command(analyze)
+main.add_command(serve)
+main.add_command(db)
+main.add_command(profile)
+main.add_command(deadletters)

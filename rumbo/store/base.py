@@ -117,12 +117,25 @@ class StoredRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentEntry:
+    """One change of consent in a customer's history: scope (`email`, `email.newsletter`), source, time."""
+
+    scope: str
+    granted: bool
+    source: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """Everything one engine step for one customer changes, committed together or not at all.
 
     `expected_version` is the version the state was loaded at (0 when the customer had none): if another
     step committed since, the commit fails with VersionConflict and nothing is written. `processed` are the
     seqs of the input events this step consumed; `cancelled_timers` are the timers cancelled or fired.
+    `events` are events the step itself produced (emitted by a journey), logged as already processed.
+    `absorbs` names a customer merged into this one: its state is deleted, and its timers and unprocessed
+    events become this customer's. `consent` are the consent changes the step made, for the history.
     """
 
     workspace: str
@@ -135,6 +148,9 @@ class Step:
     cancelled_timers: Sequence[CancelTimer] = ()
     outbox: Sequence[OutboxEntry] = ()
     records: Sequence[Record] = ()
+    events: Sequence[NewEvent] = ()
+    absorbs: str | None = None
+    consent: Sequence[ConsentEntry] = ()
 
 
 class Store(Protocol):
@@ -174,6 +190,10 @@ class Store(Protocol):
 
     # customer state
     def load_state(self, workspace: str, customer: str) -> StoredState | None: ...
+
+    def load_states(self, workspace: str, customers: Collection[str]) -> dict[str, StoredState]:
+        """The states of many customers in one query; customers without one are left out."""
+        ...
 
     def commit_step(self, step: Step) -> int:
         """Commit a step in one transaction; return the state's new version."""

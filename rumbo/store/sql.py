@@ -223,20 +223,23 @@ class SqlStore(ABC):
         with self._write() as tx:
             return self._append(tx, workspace, events)
 
-    def _append(self, tx: Tx, workspace: str, events: Sequence[NewEvent]) -> list[bool]:
+    def _append(
+        self, tx: Tx, workspace: str, events: Sequence[NewEvent], processed_at: float | None = None
+    ) -> list[bool]:
         self._lock_customers(tx, workspace, sorted({e.customer for e in events}))
         inserted: set[str] = set()
         # One multi-row INSERT per chunk: a round trip per event would cost PostgreSQL most of its time.
         for start in range(0, len(events), _APPEND_CHUNK):
             chunk = events[start : start + _APPEND_CHUNK]
             rows = tx.rows(
-                "INSERT INTO events (workspace, customer, message_id, at, received_at, body) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
+                "INSERT INTO events (workspace, customer, message_id, at, received_at, body, processed_at) "
+                "VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                 + " ON CONFLICT (workspace, message_id) DO NOTHING RETURNING message_id",
                 [
                     v
                     for e in chunk
-                    for v in (workspace, e.customer, e.message_id, e.at, e.received_at, e.body)
+                    for v in (workspace, e.customer, e.message_id, e.at, e.received_at, e.body, processed_at)
                 ],
             )
             inserted.update(row[0] for row in rows)
@@ -277,6 +280,20 @@ class SqlStore(ABC):
             (workspace, customer),
         )
         return StoredState(customer, int(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    def load_states(self, workspace: str, customers: Collection[str]) -> dict[str, StoredState]:
+        found: dict[str, StoredState] = {}
+        wanted = sorted(set(customers))
+        for start in range(0, len(wanted), _APPEND_CHUNK):
+            chunk = wanted[start : start + _APPEND_CHUNK]
+            rows = self._query(
+                "SELECT customer, version, state FROM customer_state WHERE workspace = ? "
+                f"AND customer IN ({_marks(len(chunk))})",
+                (workspace, *chunk),
+            )
+            for customer, version, state in rows:
+                found[customer] = StoredState(customer, int(version), bytes(state))
+        return found
 
     def commit_step(self, step: Step) -> int:
         with self._write() as tx:
@@ -339,17 +356,45 @@ class SqlStore(ABC):
             )
             if added != 1:
                 raise DuplicateCommand(ws, f"key {entry.key!r}, customer {customer!r}")
-        for record in step.records:
+        records = step.records
+        for start in range(0, len(records), _APPEND_CHUNK):
+            chunk = records[start : start + _APPEND_CHUNK]
             tx.execute(
-                "INSERT INTO records (workspace, customer, kind, at, body) VALUES (?, ?, ?, ?, ?)",
-                (
-                    ws,
-                    customer,
-                    record_kind(record),
-                    record.at,
-                    orjson.dumps(record_to_dict(record)).decode(),
-                ),
+                "INSERT INTO records (workspace, customer, kind, at, body) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                [
+                    v
+                    for record in chunk
+                    for v in (
+                        ws,
+                        customer,
+                        record_kind(record),
+                        record.at,
+                        orjson.dumps(record_to_dict(record)).decode(),
+                    )
+                ],
             )
+        if step.events:
+            self._append(tx, ws, step.events, processed_at=step.at)
+        if step.absorbs is not None:
+            self._absorb(tx, ws, customer, step.absorbs)
+        for change in step.consent:
+            tx.execute(
+                "INSERT INTO consent_log (workspace, customer, scope, granted, source, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (ws, customer, change.scope, change.granted, change.source, change.at),
+            )
+
+    def _absorb(self, tx: Tx, ws: str, survivor: str, merged: str) -> None:
+        """The merged customer's state is gone; its timers and unprocessed events are the survivor's."""
+        tx.execute("DELETE FROM customer_state WHERE workspace = ? AND customer = ?", (ws, merged))
+        tx.execute(
+            "UPDATE timers SET customer = ? WHERE workspace = ? AND customer = ?", (survivor, ws, merged)
+        )
+        tx.execute(
+            "UPDATE events SET customer = ? WHERE workspace = ? AND customer = ? AND processed_at IS NULL",
+            (survivor, ws, merged),
+        )
 
     def _save_state(self, tx: Tx, step: Step) -> None:
         """Write the new state if the stored version is still the one the step was computed from."""

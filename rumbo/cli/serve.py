@@ -1,0 +1,47 @@
+"""`rumbo serve`: the ingestion and management API, the worker and the timer scheduler in one process."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import uvicorn
+
+from rumbo.runtime.service import Service, ServiceConfig
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8088, show_default=True, help="Port to listen on.")
+@click.option(
+    "--journeys",
+    "journeys",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Journey files or folders to run in every workspace (journeys as code); repeatable.",
+)
+@click.option("--no-worker", is_flag=True, help="Only accept events; let other processes work them.")
+@click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
+def serve(host: str, port: int, journeys: tuple[Path, ...], no_worker: bool, log_level: str) -> None:
+    """Run rumbo: the Segment-compatible API on /v1, the management API on /api/v1, the worker that runs
+    the journeys, and the timer scheduler. Stores data in SQLite in RUMBO_HOME (default ./rumbo-data), or in
+    PostgreSQL when RUMBO_DATABASE_URL is set. On an empty database it creates the workspace `default` and
+    prints its keys once."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = Service(ServiceConfig(journeys=journeys, worker=not no_worker))
+    service.start()
+    if service.created is not None:
+        keys = service.created
+        click.echo(f"Created workspace {keys.workspace!r}. Its keys are shown only now; keep them:")
+        click.echo(f"  write key (SDKs, /v1/*):       {keys.write_key}")
+        click.echo(f"  admin key (management API):    {keys.admin_key}")
+        click.echo(f"  try: curl -u {keys.write_key}: http://{host}:{port}/v1/track \\")
+        click.echo('         -H "Content-Type: application/json" -d \'{"userId":"u1","event":"signed_up"}\'')
+        click.echo("  more workspaces: rumbo workspace create NAME")
+    from rumbo.server.app import create_app
+
+    try:
+        uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=False)
+    finally:
+        service.stop()

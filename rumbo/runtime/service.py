@@ -1,0 +1,135 @@
+"""One rumbo process: the store, the appender behind the ingestion API, and the worker loop.
+
+`rumbo serve` builds a Service and runs the HTTP app (rumbo/server) next to it. Stores hold one
+connection each, so every thread gets its own from `open_store()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from rumbo.engine.policy import Policy
+from rumbo.engine.step import Engine
+from rumbo.ingest import IngestSettings, TrackingPlan
+from rumbo.journey.load import load_journeys
+from rumbo.runtime.appender import Appender
+from rumbo.runtime.worker import Worker
+from rumbo.store import open_store
+from rumbo.store.base import WorkspaceKeys
+from rumbo.store.errors import WorkspaceExists
+from rumbo.store.profiles import IdentityCache
+from rumbo.store.sql import SqlStore
+
+log = logging.getLogger("rumbo.service")
+
+DEFAULT_WORKSPACE = "default"
+
+
+@dataclass(slots=True)
+class ServiceConfig:
+    database_url: str | None = None  # None: RUMBO_DATABASE_URL, else SQLite in RUMBO_HOME / ./rumbo-data
+    home: Path | None = None  # the SQLite data directory when no URL is given
+    journeys: Sequence[Path] = ()  # journey files or folders live in every workspace (journeys as code)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    idle_sleep: float = 0.02  # how long the worker sleeps when a tick found nothing to do
+    worker: bool = True  # False: only accept events (another process works them)
+    identity_cache: bool = True  # turn off when several processes ingest into one PostgreSQL
+
+
+class Service:
+    """Owns the threads of one process. `start()` upgrades the schema and starts them; `stop()` drains."""
+
+    def __init__(self, config: ServiceConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config, self.clock = config, clock
+        self._local = threading.local()
+        self._stores: list[SqlStore] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._engines: dict[str, Engine] = {}
+        self._journeys = load_journeys(config.journeys) if config.journeys else []
+        self.appender: Appender | None = None
+        self._worker_thread: threading.Thread | None = None
+        self.created: WorkspaceKeys | None = None  # the default workspace, when this start created it
+        self.processed = 0
+
+    # ---- stores ------------------------------------------------------------------------------------
+    def _open(self) -> SqlStore:
+        url = self.config.database_url
+        if url is None and self.config.home is not None:
+            from rumbo.store.sqlite import SqliteStore
+
+            store: SqlStore = SqliteStore.open(self.config.home)
+        else:
+            store = open_store(url)  # type: ignore[assignment]
+        with self._lock:
+            self._stores.append(store)
+        return store
+
+    def open_store(self) -> SqlStore:
+        """The calling thread's store."""
+        store: SqlStore | None = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = self._open()
+        return store
+
+    # ---- what runs in a workspace ------------------------------------------------------------------
+    def engine(self, workspace: str) -> Engine:
+        found = self._engines.get(workspace)
+        if found is None:
+            found = self._engines[workspace] = Engine(self._journeys, Policy(workspace=workspace))
+        return found
+
+    def tracking_plan(self, workspace: str) -> TrackingPlan | None:
+        return None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        store = self.open_store()
+        store.upgrade()
+        if not store.workspaces():
+            with suppress(WorkspaceExists):  # another process created it first
+                self.created = store.create_workspace(DEFAULT_WORKSPACE, at=self.clock())
+        cache = IdentityCache() if self.config.identity_cache else None
+        self.appender = Appender(self._open, cache=cache)
+        if self.config.worker:
+            self._worker_thread = threading.Thread(target=self._work, name="rumbo-worker", daemon=True)
+            self._worker_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._worker_thread is not None:
+            self._worker_thread.join()
+        if self.appender is not None:
+            self.appender.close()
+        with self._lock:
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+
+    def _work(self) -> None:
+        store = self._open()
+        workers: dict[str, Worker] = {}
+        while not self._stop.is_set():
+            busy = False
+            try:
+                for workspace in store.workspaces():
+                    worker = workers.get(workspace)
+                    if worker is None:
+                        worker = workers[workspace] = Worker(
+                            store, workspace, partial(self.engine, workspace)
+                        )
+                    report = worker.tick(self.clock())
+                    self.processed += report.events
+                    busy = busy or not report.idle
+            except Exception:  # the loop must survive a bad moment (a database restart, say) and retry
+                log.exception("worker tick failed; retrying")
+                busy = False
+            if not busy:
+                self._stop.wait(self.config.idle_sleep)
