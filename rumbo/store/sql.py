@@ -386,15 +386,13 @@ class SqlStore(ABC):
             )
 
     def _absorb(self, tx: Tx, ws: str, survivor: str, merged: str) -> None:
-        """The merged customer's state is gone; its timers and unprocessed events are the survivor's."""
+        """The merged customer's state is gone; its history, timers, unprocessed events, messages and records
+        are the survivor's (the history follows the person)."""
         tx.execute("DELETE FROM customer_state WHERE workspace = ? AND customer = ?", (ws, merged))
-        tx.execute(
-            "UPDATE timers SET customer = ? WHERE workspace = ? AND customer = ?", (survivor, ws, merged)
-        )
-        tx.execute(
-            "UPDATE events SET customer = ? WHERE workspace = ? AND customer = ? AND processed_at IS NULL",
-            (survivor, ws, merged),
-        )
+        for table in ("timers", "events", "outbox", "records", "consent_log"):
+            tx.execute(
+                f"UPDATE {table} SET customer = ? WHERE workspace = ? AND customer = ?", (survivor, ws, merged)
+            )
 
     def _save_state(self, tx: Tx, step: Step) -> None:
         """Write the new state if the stored version is still the one the step was computed from."""
