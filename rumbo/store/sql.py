@@ -390,9 +390,8 @@ class SqlStore(ABC):
         are the survivor's (the history follows the person)."""
         tx.execute("DELETE FROM customer_state WHERE workspace = ? AND customer = ?", (ws, merged))
         for table in ("timers", "events", "outbox", "records", "consent_log"):
-            tx.execute(
-                f"UPDATE {table} SET customer = ? WHERE workspace = ? AND customer = ?", (survivor, ws, merged)
-            )
+            moved = f"UPDATE {table} SET customer = ? WHERE workspace = ? AND customer = ?"
+            tx.execute(moved, (survivor, ws, merged))
 
     def _save_state(self, tx: Tx, step: Step) -> None:
         """Write the new state if the stored version is still the one the step was computed from."""
