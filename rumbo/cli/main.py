@@ -6,8 +6,10 @@ import click
 
 from rumbo import __version__
 from rumbo.cli.analyze import analyze
+from rumbo.cli.backtest import backtest
 from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
+from rumbo.cli.simulate import simulate_group
 from rumbo.tuning import tune_gc
 
 
@@ -21,3 +23,5 @@ def main() -> None:
 main.add_command(demo)
 main.add_command(journey)
 main.add_command(analyze)
+main.add_command(simulate_group, "simulate")
+main.add_command(backtest)

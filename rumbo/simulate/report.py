@@ -62,6 +62,7 @@ class JourneyEstimate:
     suppressed: dict[str, Estimate]  # dropped, by reason
     deferred: dict[str, Estimate]  # deferred, by reason
     messages_per_customer_week: Estimate
+    total_sends: Estimate
     edges: list[tuple[str, str]] = field(default_factory=list)  # the graph, for the flow chart
 
 
@@ -216,6 +217,7 @@ def _journey(journey: Journey, draft: bool, tallies: Sequence[RunTally], weeks: 
             [sum(v for (j, _), v in t.sends.items() if j == jid) for t in tallies],
             [t.customers * weeks for t in tallies],
         ),
+        each(lambda t: sum(v for (j, _), v in t.sends.items() if j == jid)),
         _edges(journey),
     )
 
