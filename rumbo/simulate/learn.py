@@ -81,7 +81,10 @@ def _segment(
         events = per_customer[customer]
         first[events[0].name] += 1
         first_dwell.append(events[0].at - start)
+        sent = sends.get(customer, [])
         for before, after in itertools.pairwise(events):
+            if _sent_between(sent, before.at, after.at):
+                continue  # what followed a message is the message's effect, learned as a response instead
             gap = after.at - before.at
             transitions[before.name][after.name] += 1
             dwell[before.name].append(gap)
@@ -89,7 +92,6 @@ def _segment(
         for event in events:
             properties[event.name].append(dict(event.properties))
         last.append((events[-1].name, stop - events[-1].at))
-        sent = sends.get(customer, [])
         covered = _covered(sent, window, stop)
         weeks += max(0.0, (stop - start) - covered) / WEEK
         conversions += sum(1 for e in events if e.name == conversion and not _after_send(sent, e.at, window))
@@ -132,6 +134,11 @@ def _covered(sends: list[float], window: float, stop: float) -> float:
             total += finish - begin
         reach = max(reach, at + window)
     return total
+
+
+def _sent_between(sends: list[float], begin: float, end: float) -> bool:
+    index = bisect.bisect_left(sends, begin)
+    return index < len(sends) and sends[index] <= end
 
 
 def _after_send(sends: list[float], at: float, window: float) -> bool:

@@ -30,6 +30,7 @@ from rumbo.journey.model import Journey
 from rumbo.records import Conversion, Suppression, Transition
 from rumbo.simulate.behaviour import Behaviour
 from rumbo.simulate.errors import SimulationError
+from rumbo.simulate.history import Delivered, History, Seen
 from rumbo.simulate.model import BehaviourModel, DrawnModel
 
 START = 1_772_409_600.0  # 2026-03-02 00:00 UTC, a Monday, as in the demo
@@ -106,6 +107,7 @@ class Simulator:
         self.engine = Engine([*drafts, *others], self.settings.policy)
         self.holdout_engine = Engine(others, self.settings.policy)
         self.recorded: list[tuple[str, Input, float]] | None = None
+        self.history: History | None = None  # when set, every event and send is written to it
 
     def record_inputs(self) -> None:
         """Keep every (customer, input, now) given to the engine, to replay them on a bare Engine."""
@@ -125,6 +127,22 @@ class Simulator:
 
     def runs(self) -> list[RunTally]:
         return [self.run(index) for index in range(self.settings.runs)]
+
+
+def generate_history(
+    model: BehaviourModel, journeys: Sequence[Journey], settings: Settings, run: int = 0
+) -> History:
+    """Synthetic history from a known model: what one run's customers did and were sent, as if recorded.
+
+    Used to check the whole loop (generate from a known model, learn, simulate, compare) and to make
+    example data; the journeys act on the customers, so the history carries the messages' effects."""
+    simulator = Simulator(model, journeys, (), settings)
+    simulator.history = history = History(source=f"generated from a known model (seed {settings.seed})")
+    simulator.run(run)
+    history.events.sort(key=lambda e: e.at)
+    history.deliveries.sort(key=lambda d: d.at)
+    history.messages.sort(key=lambda m: float(m["timestamp"]))
+    return history
 
 
 class _CustomerRun:
@@ -202,6 +220,8 @@ class _CustomerRun:
                 if name == conversion:
                     tally.goal_events[group] += 1
                 message_id = f"{self.id}-{count}"
+                if self.sim.history is not None:
+                    self.record(name, at, properties, message_id)
                 self.apply(
                     EventInput(
                         message_id,
@@ -219,6 +239,21 @@ class _CustomerRun:
                 )
         tally.sends_per_customer[self.sends] += 1
 
+    def record(self, name: str, at: float, properties: dict[str, Any], message_id: str) -> None:
+        history = self.sim.history
+        assert history is not None
+        history.events.append(Seen(self.id, name, at, properties))
+        history.messages.append(
+            {
+                "type": "track",
+                "event": name,
+                "userId": self.id,
+                "messageId": message_id,
+                "timestamp": at,
+                "properties": properties,
+            }
+        )
+
     def identify(self) -> EventInput:
         samples = self.behaviour.segment.model.traits
         traits: dict[str, Any] = (
@@ -228,6 +263,17 @@ class _CustomerRun:
             if traits.get(name):
                 traits[name] = pattern.format(id=self.id, n=self.number)
         message_id = f"{self.id}-identify"
+        if self.sim.history is not None:
+            self.sim.history.traits[self.id] = traits
+            self.sim.history.messages.append(
+                {
+                    "type": "identify",
+                    "userId": self.id,
+                    "messageId": message_id,
+                    "timestamp": self.sim.settings.start,
+                    "traits": traits,
+                }
+            )
         return EventInput(
             message_id,
             "identified",
@@ -307,6 +353,10 @@ class _CustomerRun:
             return
         tally.opened[send.channel] += answer[0]
         tally.clicked[send.channel] += answer[1]
+        if self.sim.history is not None:
+            self.sim.history.deliveries.append(
+                Delivered(self.id, send.journey, send.channel, send.template, now, answer[0], answer[1])
+            )
 
     def suppression(self, record: Suppression, now: float) -> None:
         tally = self.tally
