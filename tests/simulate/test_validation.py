@@ -28,7 +28,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> tuple[BehaviourModel, B
 def test_the_learned_model_recovers_the_message_lift_and_the_segments(
     learned: tuple[BehaviourModel, BehaviourModel, Path],
 ) -> None:
-    truth, model, _ = learned
+    _, model, _ = learned
     assert sorted(model.segments) == ["eager", "slow"]
     draws = [model.draw(seed).responses["email/reminder"].lift for seed in range(200)]
     low, high = np.quantile(draws, [0.025, 0.975])
