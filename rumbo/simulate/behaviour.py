@@ -24,7 +24,7 @@ class Behaviour:
         self.conversion = conversion
         self.forced = math.inf
         self.name = segment.first.pick(rng.random())
-        self.at = start + segment.model.first_dwell.sample(rng.random()) if self.name != END else math.inf
+        self.at = start + segment.first_dwell.sample(rng.random()) if self.name != END else math.inf
 
     @property
     def next_at(self) -> float:
@@ -34,22 +34,19 @@ class Behaviour:
         """The next event (name, time, properties); the chain moves on past it."""
         if self.forced < self.at:
             self.name, self.at = self.conversion, self.forced
-        if self.name == self.conversion:
+        name, at, segment, random = self.name, self.at, self.segment, self.rng.random
+        if name == self.conversion:
             self.forced = math.inf
-        name, at = self.name, self.at
-        samples = self.segment.model.properties.get(name)
-        properties = samples[int(self.rng.random() * len(samples))] if samples else {}
-        self._advance()
-        return name, at, properties
-
-    def _advance(self) -> None:
-        choice = self.segment.transitions.get(self.name)
-        following = choice.pick(self.rng.random()) if choice is not None else END
+        samples = segment.properties.get(name)
+        properties = samples[int(random() * len(samples))] if samples else {}
+        choice = segment.transitions.get(name)
+        following = choice.pick(random()) if choice is not None else END
         if following == END:
             self.at = math.inf
-            return
-        self.at += self.segment.dwell(self.name, following).sample(self.rng.random())
-        self.name = following
+        else:
+            self.at = at + segment.dwell(name, following).sample(random())
+            self.name = following
+        return name, at, properties
 
     def respond(self, model: DrawnModel, channel: str, template: str, now: float) -> tuple[bool, bool] | None:
         """Answer a message: (opened, clicked), or None when the model knows nothing of this channel.

@@ -224,16 +224,34 @@ class Choice:
         ]
 
 
+class Sampler:
+    """A Dwell ready to sample fast: its quantiles' logarithms computed once."""
+
+    __slots__ = ("logs",)
+
+    def __init__(self, dwell: Dwell) -> None:
+        self.logs = [math.log1p(q) for q in dwell.quantiles]
+
+    def sample(self, u: float) -> float:
+        position = u * (QUANTILES - 1)
+        index = min(int(position), QUANTILES - 2)
+        low = self.logs[index]
+        return math.expm1(low + (self.logs[index + 1] - low) * (position - index))
+
+
 @dataclass(slots=True)
 class DrawnSegment:
     name: str
     model: SegmentModel
     first: Choice
     transitions: dict[str, Choice]
+    first_dwell: Sampler
+    dwells: dict[tuple[str, str], Sampler]  # (event, next) -> its pair's dwell, or the event's
+    properties: dict[str, list[dict[str, Any]]]
 
-    def dwell(self, event: str, following: str) -> Dwell:
-        pair = self.model.pair_dwell.get(f"{event}>{following}")
-        return pair if pair is not None else self.model.dwell.get(event) or self.model.first_dwell
+    def dwell(self, event: str, following: str) -> Sampler:
+        found = self.dwells.get((event, following))
+        return found if found is not None else self.first_dwell
 
 
 @dataclass(slots=True)
@@ -263,4 +281,14 @@ def _choice(counts: Mapping[str, float], rng: np.random.Generator) -> Choice:
 def _draw_segment(name: str, segment: SegmentModel, rng: np.random.Generator) -> DrawnSegment:
     first = _choice(segment.first, rng) if segment.first else Choice([END], [1.0])
     transitions = {event: _choice(following, rng) for event, following in sorted(segment.transitions.items())}
-    return DrawnSegment(name, segment, first, transitions)
+    pooled = {event: Sampler(dwell) for event, dwell in segment.dwell.items()}
+    dwells = {}
+    for event, choice in transitions.items():
+        for following in choice.names:
+            pair = segment.pair_dwell.get(f"{event}>{following}")
+            sampler = Sampler(pair) if pair is not None else pooled.get(event)
+            if sampler is not None:
+                dwells[(event, following)] = sampler
+    return DrawnSegment(
+        name, segment, first, transitions, Sampler(segment.first_dwell), dwells, segment.properties
+    )

@@ -199,41 +199,36 @@ class _CustomerRun:
         tally.customers += 1
         tally.holdout_customers += self.holdout
         self.apply(self.identify(), settings.start)
-        count, conversion = 0, self.drawn.model.conversion
+        count, conversion, recording = 0, self.drawn.model.conversion, self.sim.history is not None
         group = "holdout" if self.holdout else "treated"
+        cancelled, apply, pop = self.cancelled, self.apply, behaviour.pop
         while True:
             due = timers[0][0] if timers else horizon
-            upcoming = behaviour.next_at
+            upcoming = behaviour.forced if behaviour.forced < behaviour.at else behaviour.at
             if due <= upcoming:
                 if due >= horizon:
                     break
                 _, _, run, token = heapq.heappop(timers)
-                if (run, token) in self.cancelled:
-                    self.cancelled.discard((run, token))
+                if (run, token) in cancelled:
+                    cancelled.discard((run, token))
                     continue
-                self.apply(TimerFired(run, token), due)
+                apply(TimerFired(run, token), due)
             else:
                 if upcoming >= horizon:
                     break
-                name, at, properties = behaviour.pop()
+                name, at, properties = pop()
                 count += 1
                 if name == conversion:
                     tally.goal_events[group] += 1
                 message_id = f"{self.id}-{count}"
-                if self.sim.history is not None:
+                if recording:
                     self.record(name, at, properties, message_id)
-                self.apply(
+                apply(
                     EventInput(
                         message_id,
                         name,
                         at,
-                        {
-                            "type": "track",
-                            "event": name,
-                            "userId": self.id,
-                            "messageId": message_id,
-                            "properties": properties,
-                        },
+                        {"type": "track", "event": name, "userId": self.id, "properties": properties},
                     ),
                     at,
                 )
@@ -282,56 +277,61 @@ class _CustomerRun:
         )
 
     def apply(self, first: Input, now: float) -> None:
-        queue: list[Input] = [first]
-        tally, sim = self.tally, self.sim
-        while queue:
-            inp = queue.pop(0)
+        tally, sim, step, run_nodes = self.tally, self.sim, self.engine.step, self.run_nodes
+        queue: list[Input] | None = None  # only emitted events queue up; most inputs emit none
+        inp: Input | None = first
+        while inp is not None:
             tally.inputs += 1
             if sim.recorded is not None:
                 sim.recorded.append((self.id, inp, now))
             try:
-                result = self.engine.step(self.customer, inp, now)
+                result = step(self.customer, inp, now)
             except EngineError:
                 tally.refused += 1
-                continue
-            self.customer = result.customer
-            for command in result.commands:
-                kind = type(command)
-                if kind is Transition:
-                    self.transition(command)  # type: ignore[arg-type]
-                elif kind is ScheduleTimer:
-                    heapq.heappush(self.timers, (command.at, command.token, command.run, command.token))  # type: ignore[union-attr]
-                elif kind is CancelTimer:
-                    self.cancelled.add((command.run, command.token))  # type: ignore[union-attr]
-                elif kind is Send:
-                    self.send(command, now)  # type: ignore[arg-type]
-                elif kind is Suppression:
-                    self.suppression(command, now)  # type: ignore[arg-type]
-                elif kind is Conversion:
-                    self.conversion(command)  # type: ignore[arg-type]
-                elif kind is EmitEvent:
-                    emitted: EmitEvent = command  # type: ignore[assignment]
-                    queue.append(
-                        EventInput(
-                            emitted.id,
-                            emitted.event,
-                            now,
-                            {
-                                "type": "track",
-                                "event": emitted.event,
-                                "messageId": emitted.id,
-                                "properties": dict(emitted.properties),
-                            },
+                result = None
+            if result is not None and result.commands:
+                self.customer = result.customer
+                for command in result.commands:
+                    kind = type(command)
+                    if kind is Transition:
+                        moved: Transition = command  # type: ignore[assignment]
+                        if moved.cause == "entered":
+                            tally.entered[moved.journey] += 1
+                        if moved.to_node is not None:
+                            tally.nodes[(moved.journey, moved.to_node)] += 1
+                            nodes = run_nodes.get(moved.run)
+                            if nodes is None:
+                                nodes = run_nodes[moved.run] = set()
+                            nodes.add(moved.to_node)
+                    elif kind is ScheduleTimer:
+                        heapq.heappush(self.timers, (command.at, command.token, command.run, command.token))  # type: ignore[union-attr]
+                    elif kind is CancelTimer:
+                        self.cancelled.add((command.run, command.token))  # type: ignore[union-attr]
+                    elif kind is Send:
+                        self.send(command, now)  # type: ignore[arg-type]
+                    elif kind is Suppression:
+                        self.suppression(command, now)  # type: ignore[arg-type]
+                    elif kind is Conversion:
+                        self.conversion(command)  # type: ignore[arg-type]
+                    elif kind is EmitEvent:
+                        emitted: EmitEvent = command  # type: ignore[assignment]
+                        queue = queue or []
+                        queue.append(
+                            EventInput(
+                                emitted.id,
+                                emitted.event,
+                                now,
+                                {
+                                    "type": "track",
+                                    "event": emitted.event,
+                                    "messageId": emitted.id,
+                                    "properties": dict(emitted.properties),
+                                },
+                            )
                         )
-                    )
-
-    def transition(self, record: Transition) -> None:
-        tally = self.tally
-        if record.cause == "entered":
-            tally.entered[record.journey] += 1
-        if record.to_node is not None:
-            tally.nodes[(record.journey, record.to_node)] += 1
-            self.run_nodes.setdefault(record.run, set()).add(record.to_node)
+            elif result is not None:
+                self.customer = result.customer
+            inp = queue.pop(0) if queue else None
 
     def conversion(self, record: Conversion) -> None:
         if record.run in self.converted_runs:
