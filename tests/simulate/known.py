@@ -51,9 +51,8 @@ def segment(name: str, customers: int, buy: float, consent_share: float) -> Segm
 
 def known_model(lift: float = 0.3) -> BehaviourModel:
     """Two segments that buy at different rates; an email reminder brings a conversion with chance `lift`."""
-    reminder = Response(SURE, SURE // 2, SURE // 10, 0.0, 0.0, exponential(4 * HOUR))
-    # Response keeps counts; these make the drawn lift equal `lift`: converted = lift · sends, expected = 0.
-    reminder.converted = lift * SURE
+    # Response keeps counts; these make the drawn lift `lift`: converted = lift · sends, expected none.
+    reminder = Response(SURE, SURE // 2, SURE // 10, lift * SURE, 0.0, exponential(4 * HOUR))
     return BehaviourModel(
         "order",
         3 * DAY,
