@@ -247,6 +247,13 @@ def run(
 @simulate_group.command("fit")
 @_model_options
 @click.option(
+    "--with-live",
+    "live_dirs",
+    type=click.Path(exists=True, path_type=Path),
+    multiple=True,
+    help="The journeys that ran during the history, so the fit check replays their messages' effect.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("rumbo-model.json"),
@@ -265,6 +272,7 @@ def fit(
     conversion: str,
     segment_by: str,
     window: str,
+    live_dirs: tuple[Path, ...],
     out: Path,
     held_out: float,
     runs: int,
@@ -277,8 +285,9 @@ def fit(
     try:
         history = history_from(archive_dir, events)
         model = fit_model(history, conversion, segment_by, seconds)
-        report = fit_report(history, conversion, segment_by, seconds, held_out, runs, seed)
-    except RumboError as exc:
+        live = load_journeys(live_dirs) if live_dirs else []
+        report = fit_report(history, conversion, segment_by, seconds, held_out, runs, seed, live)
+    except (JourneyInvalid, RumboError) as exc:
         raise click.ClickException(str(exc)) from exc
     model.save(out)
     if fmt == "json":
