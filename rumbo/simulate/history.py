@@ -136,7 +136,8 @@ def from_archive(root: str | Path) -> History:
     event_files = archive.files("event")
     if not event_files:
         raise SimulationError(
-            f"{archive.root}: the archive holds no event records — run `rumbo demo`, import events with "
+            f"{archive.root}: the archive holds no event records — point --archive at an archive folder "
+            "(`rumbo demo` writes one under $RUMBO_HOME/demo/archive), import events with "
             "`rumbo analyze import`, or give event files with --events"
         )
     messages = []

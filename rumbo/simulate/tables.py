@@ -158,10 +158,11 @@ def print_backtest(report: BacktestReport, console: Console) -> None:
     ):
         summary.add_row(label, f"{value:,}")
     console.print(summary)
-    nodes = _table("Runs reaching each node", "node", "runs")
-    for node, count in report.nodes.items():
-        nodes.add_row(node, f"{count:,}")
-    console.print(nodes)
+    if report.nodes:
+        nodes = _table("Runs reaching each node", "node", "runs")
+        for node, count in report.nodes.items():
+            nodes.add_row(node, f"{count:,}")
+        console.print(nodes)
     if report.sends_by_channel or report.suppressed:
         gate = _table(
             "Sends by channel, and what the gate would have held back", "channel or reason", "count"
