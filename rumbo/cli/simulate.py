@@ -206,6 +206,7 @@ def run(
         raise click.ClickException(str(exc)) from exc
     settings = Settings(customers, days, runs, seed, holdout, costs=_costs(costs_file))
     try:
+        settings.check()  # before learning a model, which can take a while
         if model_file is not None:
             model = BehaviourModel.load(model_file)
         else:

@@ -104,3 +104,13 @@ def test_the_report_counts_sends_costs_and_collisions_with_live_journeys(tmp_pat
     as_dict = report.to_dict()
     assert as_dict["journeys"][0]["journey"] == "cart-reminder"
     assert set(as_dict["messages_per_customer_week"]) == {"mean", "low", "high"}
+
+
+def test_a_live_journey_with_the_drafts_id_is_replaced_by_the_draft(tmp_path: Path) -> None:
+    draft, live = journey(tmp_path, JOURNEY, "draft"), journey(tmp_path, JOURNEY, "live")
+    nagging = journey(tmp_path, NAGGING, "nagging")
+    simulator = Simulator(known_model(), [draft], [live, nagging], Settings(customers=10, days=2, runs=1))
+    assert [j.id for j in simulator.live] == ["nagging"]
+    assert sorted(simulator.engine.live) == ["cart-reminder", "nagging"]
+    assert simulator.engine.live["cart-reminder"] is draft
+    assert list(simulator.holdout_engine.live) == ["nagging"]
