@@ -217,8 +217,8 @@ def test_bad_input_says_what_was_wrong_and_what_to_do(recorded: Path, tmp_path: 
     code, output = invoke(
         "simulate",
         str(recorded / "reminder.yaml"),
-        "--model",
-        str(recorded / "model.json"),
+        "--events",
+        str(recorded / "events.jsonl"),
         "--costs",
         str(costs),
     )
@@ -226,7 +226,7 @@ def test_bad_input_says_what_was_wrong_and_what_to_do(recorded: Path, tmp_path: 
     code, output = invoke("simulate", str(recorded / "reminder.yaml"), "--archive", str(tmp_path / "none"))
     assert code == 1 and "holds no event records" in output, output
     code, output = invoke(
-        "simulate", str(recorded / "reminder.yaml"), "--model", str(recorded / "model.json"), "--runs", "0"
+        "simulate", str(recorded / "reminder.yaml"), "--events", str(recorded / "events.jsonl"), "--runs", "0"
     )
     assert code == 1 and "must be at least 1" in output, output
     bad = tmp_path / "bad.json"
