@@ -6,10 +6,12 @@ import click
 
 from rumbo import __version__
 from rumbo.cli.analyze import analyze
+from rumbo.cli.backtest import backtest
 from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
 from rumbo.cli.ops import db, deadletters, profile
 from rumbo.cli.serve import serve
+from rumbo.cli.simulate import simulate_group
 from rumbo.tuning import tune_gc
 
 
@@ -27,3 +29,5 @@ main.add_command(serve)
 main.add_command(db)
 main.add_command(profile)
 main.add_command(deadletters)
+main.add_command(simulate_group, "simulate")
+main.add_command(backtest)
