@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from rumbo.errors import JourneyInvalid, Problem
 from rumbo.expr import Scope, Type, check
 from rumbo.ingest.errors import TrackingPlanInvalid
@@ -51,6 +53,13 @@ def parse_journey(text: str) -> ParsedJourney:
         document = parse_document(text, "document")
     except JourneyInvalid as exc:
         raise Invalid("the journey document does not parse", [problem_at(p) for p in exc.problems]) from exc
+    except yaml.YAMLError as exc:
+        # parse_document turns syntax errors into problems, but not the reader's refusal of control
+        # characters, which has no line mark.
+        hint = "remove control characters; a journey is printable YAML or JSON text"
+        raise Invalid(
+            "the journey document does not parse", [ProblemAt("$", str(exc).splitlines()[0], hint)]
+        ) from exc
     data = document.data
     name = data.get("journey") if isinstance(data, dict) else None
     if not isinstance(name, str) or not name:
