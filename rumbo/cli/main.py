@@ -12,6 +12,7 @@ from rumbo.cli.journey import journey
 from rumbo.cli.ops import db, deadletters, profile
 from rumbo.cli.serve import serve
 from rumbo.cli.simulate import simulate_group
+from rumbo.cli.workspace import workspace
 from rumbo.tuning import tune_gc
 
 
@@ -31,3 +32,4 @@ main.add_command(profile)
 main.add_command(deadletters)
 main.add_command(simulate_group, "simulate")
 main.add_command(backtest)
+main.add_command(workspace)
