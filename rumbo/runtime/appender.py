@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -18,10 +19,13 @@ from dataclasses import dataclass
 from rumbo.identity import IdentityRules
 from rumbo.ingest import Accepted, DeadLetter
 from rumbo.runtime.intake import Intake, append_accepted
+from rumbo.store.errors import StoreConflict, StoreUnavailable
 from rumbo.store.profiles import IdentityCache
 from rumbo.store.sql import SqlStore
 
 log = logging.getLogger("rumbo.appender")
+
+_ATTEMPTS = 5
 
 
 @dataclass(slots=True)
@@ -92,7 +96,28 @@ class Appender:
             accepted = [a for job in jobs for a in job.accepted]
             blocked = [b for job in jobs for b in job.blocked]
             try:
-                intake = append_accepted(
+                intake = self._append_retrying(store, workspace, accepted, blocked, jobs)
+            except Exception as exc:  # every waiting request must hear of it, not only the first
+                log.exception("appending %d messages failed", len(accepted))
+                for job in jobs:
+                    job.done.set_exception(exc)
+                continue
+            self._answer(jobs, intake)
+
+    def _append_retrying(
+        self,
+        store: SqlStore,
+        workspace: str,
+        accepted: list[Accepted],
+        blocked: list[DeadLetter],
+        jobs: list[_Job],
+    ) -> Intake:
+        """Append, trying again when the database gave way to another transaction (a deadlock broken by
+        PostgreSQL, two processes linking the same identifier): the whole transaction was rolled back, so
+        trying again is safe, and the requests are answered only once it committed."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                return append_accepted(
                     store,
                     workspace,
                     accepted,
@@ -101,12 +126,12 @@ class Appender:
                     cache=self._cache,
                     received_at=max(job.received_at for job in jobs),
                 )
-            except Exception as exc:  # every waiting request must hear of it, not only the first
-                log.exception("appending %d messages failed", len(accepted))
-                for job in jobs:
-                    job.done.set_exception(exc)
-                continue
-            self._answer(jobs, intake)
+            except (StoreUnavailable, StoreConflict) as exc:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                log.warning("append gave way (%s); trying again", exc)
+                time.sleep(0.01 * 2**attempt)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _answer(jobs: list[_Job], intake: Intake) -> None:

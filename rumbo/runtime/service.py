@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from rumbo.engine.policy import Policy
 from rumbo.engine.step import Engine
 from rumbo.ingest import IngestSettings, TrackingPlan
 from rumbo.journey.load import load_journeys
 from rumbo.runtime.appender import Appender
+from rumbo.runtime.setup import WorkspaceSetups
 from rumbo.runtime.worker import Worker
 from rumbo.store import open_store
 from rumbo.store.base import WorkspaceKeys
@@ -52,8 +52,8 @@ class Service:
         self._stores: list[SqlStore] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._engines: dict[str, Engine] = {}
-        self._journeys = load_journeys(config.journeys) if config.journeys else []
+        journeys = load_journeys(config.journeys) if config.journeys else []
+        self.setups = WorkspaceSetups(self.open_store, journeys)
         self.appender: Appender | None = None
         self._worker_thread: threading.Thread | None = None
         self.created: WorkspaceKeys | None = None  # the default workspace, when this start created it
@@ -81,13 +81,10 @@ class Service:
 
     # ---- what runs in a workspace ------------------------------------------------------------------
     def engine(self, workspace: str) -> Engine:
-        found = self._engines.get(workspace)
-        if found is None:
-            found = self._engines[workspace] = Engine(self._journeys, Policy(workspace=workspace))
-        return found
+        return self.setups.engine(workspace)
 
     def tracking_plan(self, workspace: str) -> TrackingPlan | None:
-        return None
+        return self.setups.tracking_plan(workspace)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 import rumbo
+from rumbo.manage import management_router
 from rumbo.runtime.service import Service
 from rumbo.server.ingest import ingest_router
 from rumbo.server.keys import KeyCache
@@ -23,6 +24,7 @@ def create_app(service: Service) -> FastAPI:
     keys = app.state.keys = KeyCache(service.open_store)
     app.include_router(ingest_router(service, keys))
     app.include_router(profile_router(service))
+    app.include_router(management_router(service.open_store))
 
     @app.get("/health", tags=["health"], summary="Is the process up, and how far has the worker got")
     def health() -> dict[str, Any]:

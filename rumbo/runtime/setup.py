@@ -1,0 +1,106 @@
+"""What runs in a workspace: its engine (journeys as code from files, plus the versions published through
+the management API), its send-gate policy and its tracking plan, rebuilt when the catalogue's revision
+moves."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rumbo.engine.policy import Cap, Policy
+from rumbo.engine.step import Engine
+from rumbo.errors import RumboError
+from rumbo.ingest import TrackingPlan
+from rumbo.journey.build import build_journey
+from rumbo.journey.document import parse_document
+from rumbo.journey.model import Journey, QuietHours
+from rumbo.store.catalog import CatalogStore
+from rumbo.store.sql import SqlStore
+
+log = logging.getLogger("rumbo.setup")
+
+
+def _minutes(clock: str) -> int:
+    hours, _, minutes = clock.partition(":")
+    return int(hours) * 60 + int(minutes or 0)
+
+
+def policy_of(workspace: str, settings: dict[str, Any]) -> Policy:
+    """The send gate's policy from the workspace settings the management API keeps (defaults elsewhere)."""
+    policy = Policy(workspace=workspace)
+    changes: dict[str, Any] = {}
+    if "caps" in settings:
+        changes["caps"] = tuple(
+            Cap(int(c["max"]), float(c["per"]), c.get("channel"), c.get("group")) for c in settings["caps"]
+        )
+    if "quiet_hours" in settings:
+        quiet = settings["quiet_hours"]
+        changes["quiet_hours"] = QuietHours(_minutes(quiet["from"]), _minutes(quiet["to"])) if quiet else None
+    if settings.get("timezone"):
+        changes["default_timezone"] = settings["timezone"]
+    for name in ("holdout", "on_cap"):
+        if name in settings:
+            changes[name] = settings[name]
+    if "channel_order" in settings:
+        changes["channel_order"] = tuple(settings["channel_order"])
+    if not changes:
+        return policy
+    return replace(policy, **changes)
+
+
+@dataclass(slots=True)
+class _Built:
+    revision: int
+    engine: Engine
+    plan: TrackingPlan | None
+
+
+class WorkspaceSetups:
+    """Per workspace, the engine and tracking plan now in force; cheap to ask on every tick."""
+
+    def __init__(self, open_store: Callable[[], SqlStore], file_journeys: Sequence[Journey] = ()) -> None:
+        self._open_store, self._files = open_store, list(file_journeys)
+        self._built: dict[str, _Built] = {}
+        self._lock = threading.Lock()
+
+    def _current(self, workspace: str) -> _Built:
+        catalog = CatalogStore(self._open_store())
+        revision = catalog.revision(workspace)
+        with self._lock:
+            built = self._built.get(workspace)
+        if built is not None and built.revision == revision:
+            return built
+        built = self._build(catalog, workspace, revision)
+        with self._lock:
+            self._built[workspace] = built
+        return built
+
+    def _build(self, catalog: CatalogStore, workspace: str, revision: int) -> _Built:
+        journeys = {(j.id, j.version): j for j in self._files}
+        for published in catalog.published(workspace):
+            try:
+                doc = parse_document(published.document, f"{published.journey}@{published.version}")
+                journey = build_journey(doc, version=published.version)
+            except RumboError as exc:  # published versions were validated; a newer rumbo may disagree
+                log.error(
+                    "workspace %s: %s v%d cannot run: %s",
+                    workspace,
+                    published.journey,
+                    published.version,
+                    exc,
+                )
+                continue
+            journeys[(journey.id, journey.version)] = journey
+        engine = Engine(journeys.values(), policy_of(workspace, catalog.policy_settings(workspace)))
+        document = catalog.tracking_plan(workspace)
+        plan = TrackingPlan.from_document(document) if document is not None else None
+        return _Built(revision, engine, plan)
+
+    def engine(self, workspace: str) -> Engine:
+        return self._current(workspace).engine
+
+    def tracking_plan(self, workspace: str) -> TrackingPlan | None:
+        return self._current(workspace).plan
