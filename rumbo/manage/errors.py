@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rumbo.errors import RumboError
-from rumbo.store.catalog import CatalogNotFound
+from rumbo.store.catalog import CatalogNotFound, CatalogValueInvalid
 from rumbo.store.errors import StoreConflict, StoreError, StoreUnavailable
 
 
@@ -84,6 +84,8 @@ def from_store_error(exc: StoreError) -> ManageError:
     """The HTTP refusal a store error means."""
     if isinstance(exc, CatalogNotFound):
         return NotFound(str(exc))
+    if isinstance(exc, CatalogValueInvalid):
+        return Invalid(str(exc))
     if isinstance(exc, StoreConflict):
         return Conflict(str(exc))
     if isinstance(exc, StoreUnavailable):

@@ -143,8 +143,18 @@ def document_diff(before: str, after: str, before_label: str, after_label: str) 
     )
 
 
+class CatalogValueInvalid(StoreError):
+    """A document holds a value the catalogue cannot keep as JSON (an integer beyond 64 bits, say)."""
+
+
 def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError as exc:
+        raise CatalogValueInvalid(
+            f"the document holds a value that cannot be stored ({exc}); integers must fit in 64 bits, and "
+            "keys must be text"
+        ) from exc
 
 
 _JOURNEY_COLUMNS = "journey, state, draft, draft_revision, latest_version, created_at, updated_at"
