@@ -8,6 +8,7 @@ from rumbo import __version__
 from rumbo.cli.analyze import analyze
 from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
+from rumbo.cli.relay import relay
 from rumbo.tuning import tune_gc
 
 
@@ -21,3 +22,4 @@ def main() -> None:
 main.add_command(demo)
 main.add_command(journey)
 main.add_command(analyze)
+main.add_command(relay)
