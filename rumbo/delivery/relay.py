@@ -147,7 +147,7 @@ class Relay:
                 raise RetryableDelivery("webhook", "no `webhook` settings: add them to the delivery settings")
             hook = s.webhook
             if s.allow_private_targets and not hook.allow_private_targets:
-                hook = WebhookSettings(hook.url, hook.secret, hook.timeout, True)
+                hook = WebhookSettings(hook.url, hook.secret, hook.timeout, True, hook.allowed_networks)
             return WebhookChannel(hook)
         if name in ("sms", "push"):
             if name not in s.providers:

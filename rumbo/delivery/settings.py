@@ -80,7 +80,7 @@ def _build(cls: Any, data: Any, where: str, path: str, **extra: Any) -> Any:
             where, f"{path}.{unknown[0]}", f"unknown setting; known: {', '.join(sorted(known))}"
         )
     values = {**data, **extra}
-    for name in ("success_status", "success_values"):
+    for name in ("success_status", "success_values", "allowed_networks"):
         if name in values and isinstance(values[name], list):
             values[name] = tuple(values[name])
     try:

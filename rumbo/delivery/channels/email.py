@@ -69,6 +69,10 @@ def build_email(message: Message, settings: SmtpSettings) -> EmailMessage:
     return mail
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
 class EmailChannel:
     """The email channel over one SMTP connection, opened on first use."""
 
@@ -117,16 +121,16 @@ class EmailChannel:
             )
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()))
-            self._classify(code, f"recipient {message.to} refused: {reason!r}")
+            self._classify(code, f"recipient {message.to} refused: {code} {_text(reason)}")
         except smtplib.SMTPResponseException as exc:
-            self._classify(exc.smtp_code, f"server answered {exc.smtp_code} {exc.smtp_error!r}")
+            self._classify(exc.smtp_code, f"server answered {exc.smtp_code} {_text(exc.smtp_error)}")
         except (smtplib.SMTPException, OSError) as exc:
             # The session is broken (dropped, timed out): reconnect on the next message.
             self.close()
             raise RetryableDelivery("email", f"SMTP session with {self.settings.host} failed: {exc}") from exc
         if refused:
             code, reason = next(iter(refused.values()))
-            self._classify(code, f"recipient {message.to} refused: {reason!r}")
+            self._classify(code, f"recipient {message.to} refused: {code} {_text(reason)}")
         return message.message_id
 
     def _classify(self, code: int, what: str) -> None:

@@ -41,8 +41,13 @@ def address_kind(address: Address) -> str | None:
     return None
 
 
-def resolve(channel: str, url: str, *, allow_private: bool) -> tuple[httpx.URL, str]:
-    """Check a URL's target; return the URL rewritten to the checked IP address, and the original host."""
+def resolve(
+    channel: str, url: str, *, allow_private: bool, allowed_networks: tuple[str, ...] = ()
+) -> tuple[httpx.URL, str]:
+    """Check a URL's target; return the URL rewritten to the checked IP address, and the original host.
+
+    `allowed_networks` (CIDR strings) lets a workspace trust some non-public ranges without trusting all.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PermanentDelivery(channel, f"{url!r} is not an http(s) URL with a host")
@@ -58,7 +63,8 @@ def resolve(channel: str, url: str, *, allow_private: bool) -> tuple[httpx.URL, 
     if not allow_private:
         for address in addresses:
             kind = address_kind(address)
-            if kind is not None:
+            trusted = any(address in ipaddress.ip_network(n, strict=False) for n in allowed_networks)
+            if kind is not None and not trusted:
                 raise UnsafeTarget(channel, url, str(address), kind)
     chosen = addresses[0]
     netloc = f"[{chosen}]:{port}" if chosen.version == 6 else f"{chosen}:{port}"
@@ -74,15 +80,26 @@ class HttpAnswer:
 class GuardedClient:
     """An httpx client whose every request and redirect hop goes through `resolve` first."""
 
-    def __init__(self, channel: str, *, timeout: float, allow_private: bool, max_redirects: int = 3) -> None:
+    def __init__(
+        self,
+        channel: str,
+        *,
+        timeout: float,
+        allow_private: bool,
+        allowed_networks: tuple[str, ...] = (),
+        max_redirects: int = 3,
+    ) -> None:
         self.channel = channel
         self.allow_private = allow_private
+        self.allowed_networks = allowed_networks
         self.max_redirects = max_redirects
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> HttpAnswer:
         for _hop in range(self.max_redirects + 1):
-            target, host = resolve(self.channel, url, allow_private=self.allow_private)
+            target, host = resolve(
+                self.channel, url, allow_private=self.allow_private, allowed_networks=self.allowed_networks
+            )
             port = urlsplit(url).port
             sent_headers = {**headers, "Host": host if port is None else f"{host}:{port}"}
             try:

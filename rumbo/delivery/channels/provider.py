@@ -33,6 +33,7 @@ class ProviderSettings:
     id_field: str | None = None  # where the provider's message id is, e.g. "sid"
     timeout: float = 10.0
     allow_private_targets: bool = False
+    allowed_networks: tuple[str, ...] = ()  # CIDR ranges trusted even though they are not public
 
 
 def _path(data: Any, dotted: str) -> Any:
@@ -58,7 +59,10 @@ class ProviderChannel:
                 f"provider {settings.name!r}", "body", f"does not parse: {exc}"
             ) from exc
         self._client = GuardedClient(
-            name, timeout=settings.timeout, allow_private=settings.allow_private_targets
+            name,
+            timeout=settings.timeout,
+            allow_private=settings.allow_private_targets,
+            allowed_networks=tuple(settings.allowed_networks),
         )
 
     def deliver(self, message: Message) -> str | None:

@@ -29,6 +29,7 @@ class WebhookSettings:
     secret: str
     timeout: float = 10.0
     allow_private_targets: bool = False
+    allowed_networks: tuple[str, ...] = ()  # CIDR ranges trusted even though they are not public
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -58,7 +59,10 @@ class WebhookChannel:
         self.settings = settings
         self.clock = clock
         self._client = GuardedClient(
-            "webhook", timeout=settings.timeout, allow_private=settings.allow_private_targets
+            "webhook",
+            timeout=settings.timeout,
+            allow_private=settings.allow_private_targets,
+            allowed_networks=tuple(settings.allowed_networks),
         )
 
     def deliver(self, message: Message) -> str | None:
