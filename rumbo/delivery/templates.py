@@ -94,7 +94,8 @@ class _Loader(jinja2.BaseLoader):
         text = self.source.read(template)
         if text is None:
             raise jinja2.TemplateNotFound(template)
-        return text, self.source.describe(template), lambda: False
+        # Compiled once per renderer: the relay reads templates when it starts (docs/delivery.md).
+        return text, self.source.describe(template), lambda: True
 
 
 def locales(locale: object) -> list[str]:
@@ -133,8 +134,15 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
+        self._picked: dict[tuple[str, str, tuple[str, ...]], tuple[str, str | None] | None] = {}
 
     def _pick(self, template: str, part: str, tags: list[str]) -> tuple[str, str | None] | None:
+        key = (template, part, tuple(tags))
+        if key not in self._picked:
+            self._picked[key] = self._find(template, part, tags)
+        return self._picked[key]
+
+    def _find(self, template: str, part: str, tags: list[str]) -> tuple[str, str | None] | None:
         stem, _, ext = part.rpartition(".")
         for tag in tags:
             path = f"{template}/{stem}.{tag}.{ext}"
