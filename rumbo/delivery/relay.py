@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,6 +50,8 @@ from rumbo.store.deliveries import DeliveryStore, Finished, SendInfo
 from rumbo.store.sql import SqlStore
 
 _TAGS = re.compile(r"<[^>]+>")
+_SLICE = 50  # sends per recorded slice of a batch
+Verdict = Literal["ok", "retry", "permanent"]
 
 
 @dataclass(slots=True)
@@ -131,6 +133,7 @@ class Relay:
         self._local = threading.local()
         self._workers: list[_Worker] = []
         self._workers_lock = threading.Lock()
+        self._confirm_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max(1, settings.concurrency), thread_name_prefix="rumbo-relay")
 
     # --- channels -----------------------------------------------------------------------------------
@@ -184,9 +187,8 @@ class Relay:
         """The message a send order becomes; raises TemplateError or PermanentDelivery for this send only."""
         s = order.send
         kind = "offline" if s.channel in OFFLINE_LISTS else s.channel
-        rendered = self.renderer.render(
-            s.template, kind, context_for(order, self.links), locale=order.profile.traits.get("locale")
-        )
+        context = context_for(order, self.links)
+        rendered = self.renderer.render(s.template, kind, context, locale=order.profile.traits.get("locale"))
         to: str | None = None
         trait = ADDRESS_TRAITS.get(s.channel)
         if trait is not None:
@@ -218,7 +220,7 @@ class Relay:
             text=text,
             html=html,
             message_id=message_id(s.key, self.settings.message_id_domain),
-            unsubscribe_url=self.links.unsubscribe_url(order.workspace, s.key) if self.links else None,
+            unsubscribe_url=context["unsubscribe_url"] or None,
             data=data,
         )
 
@@ -260,17 +262,22 @@ class Relay:
         paused = self.store.paused(workspace)
         prior = self.store.sends(workspace, [i.key for i in items])
         results: list[Finished] = []
-        work: list[_Work] = []
-        for item in items:
-            finished, job = self._prepare(workspace, item, prior.get(item.key), paused, now, stats)
-            if finished is not None:
-                results.append(finished)
-            if job is not None:
-                work.append(job)
-        if work:
-            self.store.begin_attempts(workspace, [w.info for w in work], at=self.clock())
-            for job, answer in zip(work, self._pool.map(self._deliver, work), strict=True):
-                results.append(self._close(workspace, job.item, job.info, answer, stats))
+        sending: list[tuple[_Work, Future[tuple[Verdict, str | None]]]] = []
+        # Prepared sends go out in slices: each slice's attempts are recorded (one durable commit), then
+        # handed to the workers, which send them while this thread renders the next slice.
+        for start in range(0, len(items), _SLICE):
+            work: list[_Work] = []
+            for item in items[start : start + _SLICE]:
+                finished, job = self._prepare(workspace, item, prior.get(item.key), paused, now, stats)
+                if finished is not None:
+                    results.append(finished)
+                if job is not None:
+                    work.append(job)
+            if work:
+                self.store.begin_attempts(workspace, [w.info for w in work], at=self.clock())
+                sending.extend((job, self._pool.submit(self._deliver, job)) for job in work)
+        for job, future in sending:
+            results.append(self._close(workspace, job.item, job.info, future.result(), stats))
         self.store.finish(workspace, results, at=self.clock(), window=self.settings.thresholds.window)
         return stats
 
@@ -354,7 +361,7 @@ class Relay:
             counters=pause_targets(info),
         )
 
-    def _deliver(self, job: _Work) -> tuple[Literal["ok", "retry", "permanent"], str | None]:
+    def _deliver(self, job: _Work) -> tuple[Verdict, str | None]:
         """In a worker thread: wait for the rate limits, hand the message over, confirm at once."""
         channel = job.message.channel
         for name in (channel, self._provider(channel)):
@@ -367,7 +374,11 @@ class Relay:
             return "retry", str(exc)
         except PermanentDelivery as exc:
             return "permanent", str(exc)
-        worker.store.confirm(job.message.workspace, job.message.key, at=self.clock(), provider_id=provider_id)
+        # Workers take turns here rather than in SQLite's busy handler, which sleeps milliseconds per retry.
+        with self._confirm_lock:
+            worker.store.confirm(
+                job.message.workspace, job.message.key, at=self.clock(), provider_id=provider_id
+            )
         return "ok", provider_id
 
     def _close(
@@ -375,7 +386,7 @@ class Relay:
         workspace: str,
         item: OutboxItem,
         info: SendInfo,
-        answer: tuple[Literal["ok", "retry", "permanent"], str | None],
+        answer: tuple[Verdict, str | None],
         stats: RoundStats,
     ) -> Finished:
         verdict, detail = answer

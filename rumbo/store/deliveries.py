@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
-from rumbo.records import Delivery, DeliveryStatus, record_to_dict
+from rumbo.records import FIELDS, Delivery, DeliveryStatus
 from rumbo.store.base import NewEvent
 from rumbo.store.sql import SqlStore, Tx
 
@@ -23,6 +23,21 @@ AttemptStatus = Literal["sending", "confirmed", "sent", "failed"]
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
+
+
+def _many(tx: Tx, query: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement over many rows: the driver's executemany (psycopg pipelines it), not a loop of calls."""
+    if rows:
+        tx.cursor.executemany(tx._store._sql(query), rows)  # type: ignore[attr-defined]
+
+
+_DELIVERY_FIELDS = tuple(FIELDS["delivery"])
+
+
+def _record_row(record: Delivery) -> tuple[Any, ...]:
+    # The record's columns read directly: dataclasses.asdict deep-copies every value, a cost paid per send.
+    body = {name: getattr(record, name) for name in _DELIVERY_FIELDS}
+    return (record.workspace, record.customer, record.at, orjson.dumps(body).decode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,15 +197,16 @@ class DeliveryStore:
         answer) counts one more resend in doubt.
         """
         with self.store._write() as tx:
-            for s in starts:
-                tx.execute(
-                    "INSERT INTO deliveries (workspace, key, customer, journey, version, run, node, channel, "
-                    "template, variant, topic, message_id, status, attempts, started_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?) "
-                    "ON CONFLICT (workspace, key) DO UPDATE SET attempts = deliveries.attempts + 1, "
-                    "resent_in_doubt = deliveries.resent_in_doubt + "
-                    "(CASE WHEN deliveries.status = 'sending' THEN 1 ELSE 0 END), "
-                    "status = 'sending', started_at = excluded.started_at",
+            _many(
+                tx,
+                "INSERT INTO deliveries (workspace, key, customer, journey, version, run, node, channel, "
+                "template, variant, topic, message_id, status, attempts, started_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?) "
+                "ON CONFLICT (workspace, key) DO UPDATE SET attempts = deliveries.attempts + 1, "
+                "resent_in_doubt = deliveries.resent_in_doubt + "
+                "(CASE WHEN deliveries.status = 'sending' THEN 1 ELSE 0 END), "
+                "status = 'sending', started_at = excluded.started_at",
+                [
                     (
                         workspace,
                         s.key,
@@ -205,8 +221,10 @@ class DeliveryStore:
                         s.topic,
                         s.message_id,
                         at,
-                    ),
-                )
+                    )
+                    for s in starts
+                ],
+            )
 
     def confirm(self, workspace: str, key: str, *, at: float, provider_id: str | None) -> None:
         """The provider accepted the send: note it at once, before the batch is marked."""
@@ -226,57 +244,70 @@ class DeliveryStore:
         """
         if not results:
             return
+        by = {
+            kind: [r for r in results if r.outcome == kind]
+            for kind in ("sent", "retry", "failed", "deferred")
+        }
         with self.store._write() as tx:
-            for r in results:
-                self._finish_one(tx, workspace, r, at)
+            # Not an attempt: a deferred entry waits for its channel or template to be resumed.
+            _many(
+                tx,
+                "UPDATE outbox SET due_at = ?, claimed_until = NULL WHERE workspace = ? AND key = ? "
+                "AND status = 'pending'",
+                [(r.retry_at, workspace, r.key) for r in by["deferred"]],
+            )
+            _many(
+                tx,
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, finished_at = ?, "
+                "claimed_until = NULL WHERE workspace = ? AND key = ? AND status = 'pending'",
+                [(at, workspace, r.key) for r in by["sent"]],
+            )
+            _many(
+                tx,
+                "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ?, claimed_until = NULL "
+                "WHERE workspace = ? AND key = ? AND status = 'pending'",
+                [(r.retry_at, r.error, workspace, r.key) for r in by["retry"]],
+            )
+            _many(
+                tx,
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, finished_at = ?, "
+                "last_error = ?, claimed_until = NULL WHERE workspace = ? AND key = ? AND status = 'pending'",
+                [(at, r.error, workspace, r.key) for r in by["failed"]],
+            )
+            _many(
+                tx,
+                "UPDATE deliveries SET status = ?, provider_id = COALESCE(?, provider_id), finished_at = ?, "
+                "last_error = ? WHERE workspace = ? AND key = ?",
+                [
+                    (
+                        "sent" if r.outcome == "sent" else "failed",
+                        r.provider_id,
+                        at,
+                        r.error,
+                        workspace,
+                        r.key,
+                    )
+                    for r in results
+                    if r.outcome != "deferred"
+                ],
+            )
+            _many(
+                tx,
+                "INSERT INTO records (workspace, customer, kind, at, body) VALUES (?, ?, 'delivery', ?, ?)",
+                [_record_row(r.record) for r in results if r.record is not None],
+            )
             events = [r.event for r in results if r.event is not None]
             if events:
                 self.store._append(tx, workspace, events)
-            sent = Counter(t for r in results if r.outcome == "sent" for t in r.counters)
+            sent = Counter(t for r in by["sent"] for t in r.counters)
             for target, count in sorted(sent.items()):
                 self._count(tx, workspace, target, at - at % window, "sent", count)
-
-    def _finish_one(self, tx: Tx, workspace: str, r: Finished, at: float) -> None:
-        if r.outcome == "deferred":
-            # Not an attempt: the entry waits for its channel or template to be resumed.
-            tx.execute(
-                "UPDATE outbox SET due_at = ?, claimed_until = NULL WHERE workspace = ? AND key = ? "
-                "AND status = 'pending'",
-                (r.retry_at, workspace, r.key),
-            )
-            return
-        if r.outcome == "sent":
-            tx.execute(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, finished_at = ?, "
-                "claimed_until = NULL WHERE workspace = ? AND key = ? AND status = 'pending'",
-                (at, workspace, r.key),
-            )
-        elif r.outcome == "retry":
-            tx.execute(
-                "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ?, claimed_until = NULL "
-                "WHERE workspace = ? AND key = ? AND status = 'pending'",
-                (r.retry_at, r.error, workspace, r.key),
-            )
-        else:
-            tx.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, finished_at = ?, "
-                "last_error = ?, claimed_until = NULL WHERE workspace = ? AND key = ? AND status = 'pending'",
-                (at, r.error, workspace, r.key),
-            )
-        status = {"sent": "sent", "retry": "failed", "failed": "failed"}[r.outcome]
-        tx.execute(
-            "UPDATE deliveries SET status = ?, provider_id = COALESCE(?, provider_id), finished_at = ?, "
-            "last_error = ? WHERE workspace = ? AND key = ?",
-            (status, r.provider_id, at, r.error, workspace, r.key),
-        )
-        if r.record is not None:
-            self._record(tx, r.record)
 
     @staticmethod
     def _record(tx: Tx, record: Delivery) -> None:
         tx.execute(
             "INSERT INTO records (workspace, customer, kind, at, body) VALUES (?, ?, 'delivery', ?, ?)",
-            (record.workspace, record.customer, record.at, orjson.dumps(record_to_dict(record)).decode()),
+            _record_row(record),
         )
 
     @staticmethod

@@ -54,10 +54,13 @@ def resolve(
     host = parts.hostname
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise RetryableDelivery(channel, f"cannot resolve {host}: {exc}") from exc
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        addresses: list[Address] = [ipaddress.ip_address(host)]  # an address literal needs no lookup
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise RetryableDelivery(channel, f"cannot resolve {host}: {exc}") from exc
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
         raise RetryableDelivery(channel, f"{host} resolves to no address")
     if not allow_private:
