@@ -199,7 +199,8 @@ class Relay:
                 )
             to = str(value)
         text, html = self._bodies(rendered, kind)
-        if html is not None and self.links is not None:
+        # The open pixel is for email; an inbox message is marked opened when the site marks it read.
+        if html is not None and self.links is not None and kind == "email":
             html += f'<img src="{self.links.open_url(order.workspace, s.key)}" width="1" height="1" alt="">'
         data: dict[str, object] = {"journey": s.journey, "node": s.node, "channel": s.channel}
         if "webhook.json" in rendered.parts:

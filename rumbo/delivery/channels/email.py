@@ -38,6 +38,9 @@ class SmtpSettings:
     unsubscribe_mailto: str | None = None  # an extra mailto: List-Unsubscribe target, if the sender has one
 
 
+# Replies about the session's security rather than the message: 530 STARTTLS or authentication required,
+# 534/538 a stronger mechanism or encryption required, 535 bad credentials.
+_SETTINGS_CODES = frozenset({530, 534, 535, 538})
 _POLICY = policy.SMTP.clone(max_line_length=998)
 
 
@@ -87,8 +90,8 @@ class EmailChannel:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        smtp: smtplib.SMTP | None = None
         try:
-            smtp: smtplib.SMTP
             if s.ssl:
                 smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
             else:
@@ -97,6 +100,17 @@ class EmailChannel:
                     smtp.starttls(context=self._context())
             if s.username:
                 smtp.login(s.username, s.password or "")
+            return smtp
+        except BaseException:
+            if smtp is not None:
+                smtp.close()
+            raise
+
+    def _open(self) -> smtplib.SMTP:
+        """A new session, with connection and login failures turned into rumbo errors."""
+        s = self.settings
+        try:
+            return self._connect()
         except smtplib.SMTPAuthenticationError as exc:
             # Retryable: every message would fail the same way until the credentials are fixed, and
             # dead-lettering them all would lose them.
@@ -109,12 +123,11 @@ class EmailChannel:
             raise RetryableDelivery(
                 "email", f"cannot open an SMTP session with {s.host}:{s.port}: {exc}"
             ) from exc
-        return smtp
 
     def deliver(self, message: Message) -> str | None:
         mail = build_email(message, self.settings)
         if self._smtp is None:
-            self._smtp = self._connect()
+            self._smtp = self._open()
         try:
             refused = self._smtp.send_message(
                 mail, from_addr=self.settings.sender, to_addrs=[message.to or ""]
@@ -134,6 +147,13 @@ class EmailChannel:
         return message.message_id
 
     def _classify(self, code: int, what: str) -> None:
+        if code in _SETTINGS_CODES:
+            # The server wants TLS or a login: every message would get this until the settings are fixed,
+            # so it is retried rather than dead-lettering the whole outbox.
+            self.close()
+            raise RetryableDelivery(
+                "email", f"{what} — set `smtp.starttls` (or `smtp.ssl`) and `smtp.username`/`smtp.password`"
+            )
         if 500 <= code < 600:
             raise PermanentDelivery("email", what)
         # 4xx, or a reply that fits neither: the server may accept it later. Reset the session's state.
