@@ -16,19 +16,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rumbo.delivery.channels.email import SmtpSettings, build_email  # noqa: E402
-from rumbo.delivery.channels.webhook import WebhookSettings  # noqa: E402
-from rumbo.delivery.message import Message  # noqa: E402
-from rumbo.delivery.relay import Relay  # noqa: E402
-from rumbo.delivery.settings import DeliverySettings  # noqa: E402
-from rumbo.store.sqlite import SqliteStore  # noqa: E402
-from tests.delivery.orders import enqueue, make_send, profile, write_templates  # noqa: E402
-from tests.delivery.peers import free_port  # noqa: E402
+from rumbo.delivery.channels.email import SmtpSettings, build_email
+from rumbo.delivery.channels.webhook import WebhookSettings
+from rumbo.delivery.message import Message
+from rumbo.delivery.relay import Relay
+from rumbo.delivery.settings import DeliverySettings
+from rumbo.store.sqlite import SqliteStore
+from tests.delivery.orders import enqueue, make_send, profile, write_templates
+from tests.delivery.peers import free_port
 
 
 def serve_smtp(port: int) -> None:
@@ -46,15 +47,13 @@ def serve_smtp(port: int) -> None:
 
 def serve_http(port: int) -> None:
     import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import Response
 
-    async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
-        if scope["type"] != "http":
-            return
-        while (await receive())["more_body"] if False else False:  # type: ignore[operator]
-            pass
-        await receive()  # type: ignore[operator]
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})  # type: ignore[operator]
-        await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await Request(scope, receive).body()
+            await Response(b"ok")(scope, receive, send)
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
@@ -162,10 +161,9 @@ def main() -> None:
                 batch=200,
             )
             rate = relay_rate(channel, n, settings, home)
-            print(
-                f"{channel}: relay, {concurrency} thread{'s' if concurrency > 1 else ' '} {rate:,.0f} sends/s; "
-                f"/ bare = {rate / bare:.2f} (target >= 0.50)"
-            )
+            threads = f"{concurrency} thread{'s' if concurrency > 1 else ' '}"
+            ratio = rate / bare
+            print(f"{channel}: relay, {threads} {rate:,.0f} sends/s; / bare = {ratio:.2f} (target >= 0.50)")
     for p in servers:
         p.terminate()
 
