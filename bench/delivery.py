@@ -4,7 +4,8 @@ The bare loop sends the same messages without rumbo: one smtplib connection (or 
 loop. The relay claims from a SQLite outbox, renders each template, records attempts before sending,
 confirms each acceptance, and closes every batch with records and outcome events. Both run in the same
 process against the same servers, which run in a separate process so that they do not share our GIL.
-Traffic goes to 127.0.0.1 only. Usage: .venv/bin/python bench/delivery.py [--messages 2000]
+A third run puts 20 ms of latency in the webhook server, as a real provider has: there the relay's worker
+threads matter. Traffic goes to 127.0.0.1 only. Usage: .venv/bin/python bench/delivery.py [--messages 2000]
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def serve_smtp(port: int) -> None:
 
 
 def serve_http(port: int) -> None:
+    import asyncio
+
     import uvicorn
     from starlette.requests import Request
     from starlette.responses import Response
@@ -53,6 +56,8 @@ def serve_http(port: int) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             await Request(scope, receive).body()
+            if scope["path"] == "/slow":  # a provider 20 ms away, as real ones are
+                await asyncio.sleep(0.02)
             await Response(b"ok")(scope, receive, send)
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
@@ -112,7 +117,7 @@ def bare_http(url: str, n: int) -> float:
 
 
 def relay_rate(channel: str, n: int, settings: DeliverySettings, home: Path) -> float:
-    db = home / f"{channel}-{settings.concurrency}.db"
+    db = home / f"{channel}-{settings.concurrency}-{time.monotonic_ns()}.db"
     store = SqliteStore(db)
     store.upgrade()
     store.create_workspace("acme", at=0.0)
@@ -145,11 +150,15 @@ def main() -> None:
     wait_port(http_port)
     home = Path(tempfile.mkdtemp(prefix="rumbo-bench-delivery-"))
     templates = write_templates(home / "templates")
-    url = f"http://127.0.0.1:{http_port}/hook"
-    print(f"messages per run       {n:,}")
-    for channel in ("email", "webhook"):
-        bare = bare_smtp(smtp_port, n) if channel == "email" else bare_http(url, n)
-        print(f"{channel}: bare loop      {bare:,.0f} sends/s")
+    print(f"messages per run       {n:,} ({n // 10:,} to the 20 ms webhook)")
+    runs = [
+        ("email", "email", n, f"http://127.0.0.1:{http_port}/hook"),
+        ("webhook", "webhook", n, f"http://127.0.0.1:{http_port}/hook"),
+        ("webhook 20ms", "webhook", n // 10, f"http://127.0.0.1:{http_port}/slow"),
+    ]
+    for label, channel, count, url in runs:
+        bare = bare_smtp(smtp_port, count) if channel == "email" else bare_http(url, count)
+        print(f"{label + ': bare loop':<27} {bare:>7,.0f} sends/s")
         for concurrency in (1, 4):
             settings = DeliverySettings(
                 templates=templates,
@@ -160,10 +169,9 @@ def main() -> None:
                 concurrency=concurrency,
                 batch=200,
             )
-            rate = relay_rate(channel, n, settings, home)
-            threads = f"{concurrency} thread{'s' if concurrency > 1 else ' '}"
-            ratio = rate / bare
-            print(f"{channel}: relay, {threads} {rate:,.0f} sends/s; / bare = {ratio:.2f} (target >= 0.50)")
+            rate = relay_rate(channel, count, settings, home)
+            name = f"{label}: relay, {concurrency} thread{'s' if concurrency > 1 else ''}"
+            print(f"{name:<27} {rate:>7,.0f} sends/s; / bare = {rate / bare:.2f} (target >= 0.50)")
     for p in servers:
         p.terminate()
 
