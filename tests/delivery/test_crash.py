@@ -1,10 +1,11 @@
 """Kill the relay with SIGKILL at random moments: the SMTP server still gets every message exactly once.
 
-The relay runs as its own process (`python -m rumbo.delivery`) against a SQLite store and a real aiosmtpd
-server in this process. It is killed at a random moment 20+ times, restarted each time, then left to
-finish. Every send must arrive, and no Message-ID may arrive twice — unless the store recorded that send
-as resent in doubt (the relay died between the server's acceptance and the confirmation's commit), the
-one case the relay's guarantee leaves open (docs/delivery.md); the test reports how often that happened.
+The relay runs as its own process (`python -m rumbo.delivery`) against a SQLite or a PostgreSQL store
+and a real aiosmtpd server in this process. It is killed at a random moment 20+ times, restarted each
+time, then left to finish. Every send must arrive, and no Message-ID may arrive twice — unless the store
+recorded that send as resent in doubt (the relay died between the server's acceptance and the
+confirmation's commit), the one case the relay's guarantee leaves open (docs/delivery.md); the test
+reports how often that happened.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import yaml
 
 from rumbo.delivery.message import message_id
 from rumbo.store.deliveries import DeliveryStore
+from rumbo.store.postgres import PostgresStore
 from rumbo.store.sqlite import SqliteStore
 from tests.delivery.orders import enqueue, make_send, profile, write_templates
 from tests.delivery.peers import smtp_server
+from tests.store.conftest import Factory, database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDS = 4000
@@ -33,11 +36,15 @@ KILLS = 22
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_never_loses_or_duplicates_a_message(tmp_path: Path) -> None:
-    db = tmp_path / "rumbo.db"
-    store = SqliteStore(db)
-    store.upgrade()
-    store.create_workspace("acme", at=0.0)
+def test_sigkill_at_random_moments_never_loses_or_duplicates_a_message(
+    store_factory: Factory, tmp_path: Path
+) -> None:
+    store = store_factory()  # upgraded, with workspace "acme"
+    if isinstance(store, PostgresStore):
+        target = [database_url(), "acme", "--schema", str(store._schema)]
+    else:
+        assert isinstance(store, SqliteStore)
+        target = [str(store.path), "acme"]
     enqueue(store, [(make_send(i), profile(i)) for i in range(SENDS)], at=time.time() - 10)
     rng = random.Random(20261123)
     with smtp_server() as (port, mailbox):
@@ -54,7 +61,7 @@ def test_sigkill_at_random_moments_never_loses_or_duplicates_a_message(tmp_path:
                 }
             )
         )
-        command = [sys.executable, "-m", "rumbo.delivery", str(settings), str(db), "acme"]
+        command = [sys.executable, "-m", "rumbo.delivery", str(settings), *target]
         log = (tmp_path / "relay.log").open("wb")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         kills_during_sending = 0
@@ -88,4 +95,3 @@ def test_sigkill_at_random_moments_never_loses_or_duplicates_a_message(tmp_path:
     assert statuses == [("sent", SENDS)]
     assert kills_during_sending >= 20, "the kills must land while the relay is sending"
     print(f"\n{KILLS} kills; {len(in_doubt)} sends resent in doubt; {len(twice)} Message-IDs received twice")
-    store.close()
