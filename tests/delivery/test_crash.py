@@ -1,4 +1,4 @@
-"""Kill the relay with SIGKILL at random moments: the SMTP server still gets every message exactly once.
+"""Kill the relay with SIGKILL at random moments: every message arrives, a second copy only when in doubt.
 
 The relay runs as its own process (`python -m rumbo.delivery`) against a SQLite or a PostgreSQL store
 and a real aiosmtpd server in this process. It is killed at a random moment 20+ times, restarted each
@@ -36,7 +36,7 @@ KILLS = 22
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_never_loses_or_duplicates_a_message(
+def test_sigkill_at_random_moments_loses_nothing_and_only_resends_in_doubt_with_the_same_message_id(
     store_factory: Factory, tmp_path: Path
 ) -> None:
     store = store_factory()  # upgraded, with workspace "acme"
