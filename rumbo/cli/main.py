@@ -13,6 +13,7 @@ from rumbo.cli.ops import db, deadletters, profile
 from rumbo.cli.serve import serve
 from rumbo.cli.simulate import simulate_group
 from rumbo.cli.workspace import workspace
+from rumbo.cli.relay import relay
 from rumbo.tuning import tune_gc
 
 
@@ -33,3 +34,4 @@ main.add_command(deadletters)
 main.add_command(simulate_group, "simulate")
 main.add_command(backtest)
 main.add_command(workspace)
+main.add_command(relay)
