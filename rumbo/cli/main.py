@@ -10,10 +10,10 @@ from rumbo.cli.backtest import backtest
 from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
 from rumbo.cli.ops import db, deadletters, profile
+from rumbo.cli.relay import relay
 from rumbo.cli.serve import serve
 from rumbo.cli.simulate import simulate_group
 from rumbo.cli.workspace import workspace
-from rumbo.cli.relay import relay
 from rumbo.tuning import tune_gc
 
 

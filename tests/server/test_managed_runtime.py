@@ -38,7 +38,13 @@ def test_a_journey_published_over_the_api_runs_and_the_tracking_plan_blocks(
     auth = (server.write_key, "")
     identify = {"userId": "di", "traits": {"email": "di@example.com"}}
     assert client.post("/v1/identify", json=identify, auth=auth).status_code == 200
-    good = {"type": "track", "userId": "di", "event": "signed_up", "properties": {"plan": "pro"}, "messageId": "ok-1"}
+    good = {
+        "type": "track",
+        "userId": "di",
+        "event": "signed_up",
+        "properties": {"plan": "pro"},
+        "messageId": "ok-1",
+    }
     bad = {"type": "track", "userId": "di", "event": "signed_up", "properties": {}, "messageId": "blocked-1"}
     answer = client.post("/v1/batch", json={"batch": [good, bad]}, auth=auth)
     assert answer.status_code == 200, answer.text
