@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import uvicorn
 
+from rumbo.delivery import load_settings
 from rumbo.runtime.service import Service, ServiceConfig
 
 
@@ -21,15 +22,24 @@ from rumbo.runtime.service import Service, ServiceConfig
     type=click.Path(exists=True, path_type=Path),
     help="Journey files or folders to run in every workspace (journeys as code); repeatable.",
 )
+@click.option(
+    "--delivery",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Delivery settings (docs/delivery.md): run the outbox relay in this process and serve /delivery.",
+)
 @click.option("--no-worker", is_flag=True, help="Only accept events; let other processes work them.")
 @click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
-def serve(host: str, port: int, journeys: tuple[Path, ...], no_worker: bool, log_level: str) -> None:
+def serve(
+    host: str, port: int, journeys: tuple[Path, ...], delivery: Path | None, no_worker: bool, log_level: str
+) -> None:
     """Run rumbo: the Segment-compatible API on /v1, the management API on /api/v1, the worker that runs
     the journeys, and the timer scheduler. Stores data in SQLite in RUMBO_HOME (default ./rumbo-data), or in
     PostgreSQL when RUMBO_DATABASE_URL is set. On an empty database it creates the workspace `default` and
     prints its keys once."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    service = Service(ServiceConfig(journeys=journeys, worker=not no_worker))
+    settings = load_settings(delivery) if delivery is not None else None
+    service = Service(ServiceConfig(journeys=journeys, worker=not no_worker, delivery=settings))
     service.start()
     if service.created is not None:
         keys = service.created

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from rumbo.delivery import DeliverySettings, Relay
 from rumbo.engine.step import Engine
 from rumbo.ingest import IngestSettings, TrackingPlan
 from rumbo.journey.load import load_journeys
@@ -41,6 +42,7 @@ class ServiceConfig:
     idle_sleep: float = 0.02  # how long the worker sleeps when a tick found nothing to do
     worker: bool = True  # False: only accept events (another process works them)
     identity_cache: bool = True  # turn off when several processes ingest into one PostgreSQL
+    delivery: DeliverySettings | None = None  # when given, the outbox relay runs in this process too
 
 
 class Service:
@@ -56,6 +58,7 @@ class Service:
         self.setups = WorkspaceSetups(self.open_store, journeys)
         self.appender: Appender | None = None
         self._worker_thread: threading.Thread | None = None
+        self._relay_thread: threading.Thread | None = None
         self.created: WorkspaceKeys | None = None  # the default workspace, when this start created it
         self.processed = 0
 
@@ -98,17 +101,29 @@ class Service:
         if self.config.worker:
             self._worker_thread = threading.Thread(target=self._work, name="rumbo-worker", daemon=True)
             self._worker_thread.start()
+        if self.config.delivery is not None:
+            self._relay_thread = threading.Thread(target=self._deliver, name="rumbo-relay", daemon=True)
+            self._relay_thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._worker_thread is not None:
-            self._worker_thread.join()
+        for thread in (self._worker_thread, self._relay_thread):
+            if thread is not None:
+                thread.join()
         if self.appender is not None:
             self.appender.close()
         with self._lock:
             for store in self._stores:
                 store.close()
             self._stores.clear()
+
+    def _deliver(self) -> None:
+        assert self.config.delivery is not None
+        relay = Relay(self._open, self.config.delivery, self.open_store().workspaces(), clock=self.clock)
+        try:
+            relay.run(self._stop)
+        finally:
+            relay.close()
 
     def _work(self) -> None:
         store = self._open()

@@ -18,6 +18,7 @@ from rumbo.journey.build import build_journey
 from rumbo.journey.document import parse_document
 from rumbo.journey.model import Journey, QuietHours
 from rumbo.store.catalog import CatalogStore
+from rumbo.store.deliveries import DeliveryStore
 from rumbo.store.sql import SqlStore
 
 log = logging.getLogger("rumbo.setup")
@@ -54,6 +55,7 @@ def policy_of(workspace: str, settings: dict[str, Any]) -> Policy:
 @dataclass(slots=True)
 class _Built:
     revision: int
+    paused: frozenset[str]
     engine: Engine
     plan: TrackingPlan | None
 
@@ -67,18 +69,21 @@ class WorkspaceSetups:
         self._lock = threading.Lock()
 
     def _current(self, workspace: str) -> _Built:
-        catalog = CatalogStore(self._open_store())
+        store = self._open_store()
+        catalog = CatalogStore(store)
         revision = catalog.revision(workspace)
+        # Channels and templates the delivery side paused (bounces, complaints) hold sends at the gate.
+        paused = DeliveryStore(store).paused(workspace)
         with self._lock:
             built = self._built.get(workspace)
-        if built is not None and built.revision == revision:
+        if built is not None and built.revision == revision and built.paused == paused:
             return built
-        built = self._build(catalog, workspace, revision)
+        built = self._build(catalog, workspace, revision, paused)
         with self._lock:
             self._built[workspace] = built
         return built
 
-    def _build(self, catalog: CatalogStore, workspace: str, revision: int) -> _Built:
+    def _build(self, catalog: CatalogStore, workspace: str, revision: int, paused: frozenset[str]) -> _Built:
         journeys = {(j.id, j.version): j for j in self._files}
         for published in catalog.published(workspace):
             try:
@@ -94,10 +99,11 @@ class WorkspaceSetups:
                 )
                 continue
             journeys[(journey.id, journey.version)] = journey
-        engine = Engine(journeys.values(), policy_of(workspace, catalog.policy_settings(workspace)))
+        policy = replace(policy_of(workspace, catalog.policy_settings(workspace)), paused=paused)
+        engine = Engine(journeys.values(), policy)
         document = catalog.tracking_plan(workspace)
         plan = TrackingPlan.from_document(document) if document is not None else None
-        return _Built(revision, engine, plan)
+        return _Built(revision, paused, engine, plan)
 
     def engine(self, workspace: str) -> Engine:
         return self._current(workspace).engine

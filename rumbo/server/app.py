@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 import rumbo
+from rumbo.delivery.router import delivery_router
 from rumbo.manage import management_router
 from rumbo.runtime.service import Service
 from rumbo.server.ingest import ingest_router
@@ -25,6 +26,10 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(ingest_router(service, keys))
     app.include_router(profile_router(service))
     app.include_router(management_router(service.open_store))
+    delivery = service.config.delivery
+    if delivery is not None:
+        # Opens, clicks, bounces, preferences and the inbox; the relay's base_url points here.
+        app.include_router(delivery_router(service.open_store, delivery.secret), prefix="/delivery")
 
     @app.get("/health", tags=["health"], summary="Is the process up, and how far has the worker got")
     def health() -> dict[str, Any]:
