@@ -63,23 +63,22 @@ class Service:
         self.processed = 0
 
     # ---- stores ------------------------------------------------------------------------------------
-    def _open(self) -> SqlStore:
+    def connect(self) -> SqlStore:
+        """A new store on this process's database, owned by the caller, who closes it."""
         url = self.config.database_url
         if url is None and self.config.home is not None:
             from rumbo.store.sqlite import SqliteStore
 
-            store: SqlStore = SqliteStore.open(self.config.home)
-        else:
-            store = open_store(url)  # type: ignore[assignment]
-        with self._lock:
-            self._stores.append(store)
-        return store
+            return SqliteStore.open(self.config.home)
+        return open_store(url)  # type: ignore[return-value]
 
     def open_store(self) -> SqlStore:
-        """The calling thread's store."""
+        """The calling thread's store, kept open until `stop()`; callers must not close it."""
         store: SqlStore | None = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = self._open()
+            store = self._local.store = self.connect()
+            with self._lock:
+                self._stores.append(store)
         return store
 
     # ---- what runs in a workspace ------------------------------------------------------------------
@@ -97,7 +96,7 @@ class Service:
             with suppress(WorkspaceExists):  # another process created it first
                 self.created = store.create_workspace(DEFAULT_WORKSPACE, at=self.clock())
         cache = IdentityCache() if self.config.identity_cache else None
-        self.appender = Appender(self._open, cache=cache)
+        self.appender = Appender(self.connect, cache=cache)
         if self.config.worker:
             self._worker_thread = threading.Thread(target=self._work, name="rumbo-worker", daemon=True)
             self._worker_thread.start()
@@ -119,14 +118,20 @@ class Service:
 
     def _deliver(self) -> None:
         assert self.config.delivery is not None
-        relay = Relay(self._open, self.config.delivery, self.open_store().workspaces(), clock=self.clock)
+        relay = Relay(self.connect, self.config.delivery, self.open_store().workspaces(), clock=self.clock)
         try:
             relay.run(self._stop)
         finally:
             relay.close()
 
     def _work(self) -> None:
-        store = self._open()
+        store = self.connect()
+        try:
+            self._work_on(store)
+        finally:
+            store.close()
+
+    def _work_on(self, store: SqlStore) -> None:
         workers: dict[str, Worker] = {}
         while not self._stop.is_set():
             busy = False

@@ -28,8 +28,9 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(management_router(service.open_store))
     delivery = service.config.delivery
     if delivery is not None:
-        # Opens, clicks, bounces, preferences and the inbox; the relay's base_url points here.
-        app.include_router(delivery_router(service.open_store, delivery.secret), prefix="/delivery")
+        # Opens, clicks, bounces, preferences and the inbox; the relay's base_url points here. The router
+        # opens and closes a store per request, so it gets new connections, not the threads' shared ones.
+        app.include_router(delivery_router(service.connect, delivery.secret), prefix="/delivery")
 
     @app.get("/health", tags=["health"], summary="Is the process up, and how far has the worker got")
     def health() -> dict[str, Any]:

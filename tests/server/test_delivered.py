@@ -72,6 +72,14 @@ def test_a_signup_over_http_is_mailed_over_smtp(tmp_path: Path) -> None:
             assert [m["Subject"] for m in mailbox.received] == ["Welcome, Eva"]
             assert mailbox.envelopes[0][1] == ["eva@example.com"]
             assert mailbox.received[0]["List-Unsubscribe"].startswith(f"<{base}/delivery")
+            # The delivery endpoints and the rest of the API share the process: using one never breaks
+            # the other's database connections.
+            unsubscribe = str(mailbox.received[0]["List-Unsubscribe"]).split(",")[0].strip("<> ")
+            admin = {"Authorization": f"Bearer {service.created.admin_key}"}
+            for _ in range(5):
+                one_click = httpx.post(unsubscribe, content=b"List-Unsubscribe=One-Click")
+                assert one_click.status_code == 200, one_click.text
+                assert httpx.get(base + "/api/v1/profiles/eva", headers=admin).status_code == 200
         finally:
             web.should_exit = True
             thread.join(timeout=10)
