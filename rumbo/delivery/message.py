@@ -40,7 +40,8 @@ class SendOrder:
 
 
 def encode_order(workspace: str, send: Send, profile: Profile, event: dict[str, Any] | None) -> bytes:
-    """The outbox body for a send, in the format the runtime writes (used by tests and the bench)."""
+    """The outbox body for a send: what the runtime writes for each Send and `decode_order` reads. A value
+    JSON cannot carry (in a trait, say) is written as its text rather than failing the customer's step."""
     return orjson.dumps(
         {
             "workspace": workspace,
@@ -61,7 +62,8 @@ def encode_order(workspace: str, send: Send, profile: Profile, event: dict[str, 
             },
             "profile": {"traits": profile.traits, "consent": profile.consent, "tags": list(profile.tags)},
             "event": event,
-        }
+        },
+        default=str,
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from rumbo.delivery.message import Profile, encode_order
 from rumbo.engine.commands import CancelTimer, EmitEvent, ScheduleTimer, Send
 from rumbo.engine.inputs import EventInput, Input, TimerFired
 from rumbo.engine.state import Customer
@@ -65,27 +66,8 @@ class TickReport:
 
 def outbox_entry(workspace: str, send: Send, customer: Customer, event: Any) -> OutboxEntry:
     """A send as the delivery side reads it: the command, and the profile and event it is rendered with."""
-    body = {
-        "workspace": workspace,
-        "send": {
-            "key": send.key,
-            "customer": send.customer,
-            "journey": send.journey,
-            "version": send.version,
-            "run": send.run,
-            "node": send.node,
-            "channel": send.channel,
-            "template": send.template,
-            "at": send.at,
-            "variant": send.variant,
-            "topic": send.topic,
-            "offer": send.offer,
-            "transactional": send.transactional,
-        },
-        "profile": {"traits": customer.traits, "consent": customer.consent, "tags": sorted(customer.tags)},
-        "event": event,
-    }
-    return OutboxEntry(send.key, "send", orjson.dumps(body, default=str))
+    profile = Profile(customer.traits, customer.consent, tuple(sorted(customer.tags)))
+    return OutboxEntry(send.key, "send", encode_order(workspace, send, profile, event))
 
 
 class _CustomerStep:
