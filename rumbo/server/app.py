@@ -22,7 +22,7 @@ def create_app(service: Service) -> FastAPI:
         version=rumbo.__version__,
         description="Segment-compatible ingestion and the management API of a rumbo workspace.",
     )
-    keys = app.state.keys = KeyCache(service.open_store)
+    keys = KeyCache(service.open_store)
     app.include_router(ingest_router(service, keys))
     app.include_router(profile_router(service))
     app.include_router(management_router(service.open_store))
