@@ -30,7 +30,7 @@ from rumbo.delivery.relay import Relay
 from rumbo.delivery.settings import DeliverySettings
 from rumbo.store.sqlite import SqliteStore
 from tests.delivery.orders import enqueue, make_send, profile, write_templates
-from tests.delivery.peers import free_port
+from tests.peers import free_port
 
 
 def serve_smtp(port: int) -> None:

@@ -28,11 +28,14 @@ from typing import Any
 import httpx
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' local peers
+
 from rumbo.demo.population import Population
 from rumbo.demo.run import START, example_journeys
 from rumbo.runtime.codec import decode, encode
 from rumbo.runtime.intake import iso
 from rumbo.store.sql import SqlStore
+from tests.peers import free_port
 
 BATCH = 100
 FLOOR_APP = """
@@ -63,14 +66,6 @@ def batches(events: int) -> list[bytes]:
             break
     messages.sort(key=lambda m: str(m["timestamp"]))
     return [orjson.dumps({"batch": messages[i : i + BATCH]}) for i in range(0, len(messages), BATCH)]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_up(url: str) -> None:

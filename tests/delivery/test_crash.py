@@ -27,7 +27,7 @@ from rumbo.store.deliveries import DeliveryStore
 from rumbo.store.postgres import PostgresStore
 from rumbo.store.sqlite import SqliteStore
 from tests.delivery.orders import enqueue, make_send, profile, write_templates
-from tests.delivery.peers import smtp_server
+from tests.peers import smtp_server
 from tests.store.conftest import Factory, database_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from rumbo.delivery.message import Message
 from rumbo.delivery.relay import Relay
 from rumbo.delivery.settings import DeliverySettings, Limit
 from tests.delivery.orders import enqueue, make_send, profile, write_templates
-from tests.delivery.peers import http_server
+from tests.peers import http_server
 from tests.store.conftest import Factory
 
 

@@ -11,7 +11,7 @@ from rumbo.delivery.relay import Relay
 from rumbo.delivery.settings import DeliverySettings
 from rumbo.store.deliveries import DeliveryStore
 from tests.delivery.orders import enqueue, make_send, profile, write_templates
-from tests.delivery.peers import smtp_server
+from tests.peers import smtp_server
 from tests.store.conftest import Factory
 
 

@@ -20,8 +20,8 @@ from rumbo.delivery.tokens import Links, inbox_token
 from rumbo.store.deliveries import DeliveryStore, Thresholds
 from rumbo.store.sql import SqlStore
 from tests.delivery.orders import enqueue, make_send, profile
-from tests.delivery.peers import http_server, smtp_server
 from tests.delivery.test_relay import settings as relay_settings
+from tests.peers import http_server, smtp_server
 from tests.store.conftest import Factory
 
 SECRET = b"s3cret"

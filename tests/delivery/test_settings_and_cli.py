@@ -18,7 +18,7 @@ from rumbo.delivery.errors import DeliveryConfigInvalid
 from rumbo.delivery.settings import DeliverySettings, load_settings
 from rumbo.store.sqlite import SqliteStore
 from tests.delivery.orders import enqueue, make_send, profile, write_templates
-from tests.delivery.peers import smtp_server
+from tests.peers import smtp_server
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "delivery.md"
 

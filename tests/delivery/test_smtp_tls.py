@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from rumbo.delivery.channels.email import EmailChannel, SmtpSettings
 from rumbo.delivery.errors import RetryableDelivery
 from rumbo.delivery.message import Message
-from tests.delivery.peers import smtp_server
+from tests.peers import smtp_server
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:

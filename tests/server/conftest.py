@@ -3,8 +3,6 @@ port of 127.0.0.1 in a thread, the example journeys live."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from rumbo.demo.run import example_journeys
 from rumbo.runtime.service import Service, ServiceConfig
 from rumbo.server.app import create_app
+from tests.peers import http_server
 
 
 @dataclass
@@ -35,33 +33,15 @@ class Server:
             time.sleep(0.02)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     service = Service(ServiceConfig(home=tmp_path / "data", journeys=[example_journeys()]))
     service.start()
     assert service.created is not None
-    port = free_port()
-    config = uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning")
-    web = uvicorn.Server(config)
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while not web.started:
-        if time.monotonic() > deadline:
-            raise AssertionError("uvicorn did not start")
-        time.sleep(0.01)
     try:
-        yield Server(url, service, service.created.write_key, service.created.admin_key)
+        with http_server(create_app(service)) as url:
+            yield Server(url, service, service.created.write_key, service.created.admin_key)
     finally:
-        web.should_exit = True
-        thread.join(timeout=10)
         service.stop()
 
 

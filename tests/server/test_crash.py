@@ -17,7 +17,7 @@ import pytest
 
 from rumbo.runtime.codec import decode
 from rumbo.store.sqlite import SqliteStore
-from tests.server.conftest import free_port
+from tests.peers import free_port
 
 JOURNEY = """
 journey: ping-pong

@@ -13,8 +13,7 @@ import uvicorn
 from rumbo.delivery import load_settings
 from rumbo.runtime.service import Service, ServiceConfig
 from rumbo.server.app import create_app
-from tests.delivery.peers import smtp_server
-from tests.server.conftest import free_port
+from tests.peers import free_port, smtp_server
 
 JOURNEY = """
 journey: hello

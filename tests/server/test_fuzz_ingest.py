@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error
 from rumbo.demo.run import example_journeys
 from rumbo.runtime.service import Service, ServiceConfig
 from rumbo.server.app import create_app
-from tests.delivery.peers import http_server
+from tests.peers import http_server
 
 _SERVICE = Service(ServiceConfig(home=Path("unused"), journeys=[example_journeys()]))
 SCHEMA = schemathesis.openapi.from_dict(create_app(_SERVICE).openapi()).include(path_regex="^/v1/")
