@@ -35,7 +35,7 @@ from rumbo.demo.run import START, example_journeys
 from rumbo.runtime.codec import decode, encode
 from rumbo.runtime.intake import iso
 from rumbo.store.sql import SqlStore
-from tests.peers import free_port
+from tests.peers import free_port, printed_write_key, start_serve, wait_healthy
 
 BATCH = 100
 FLOOR_APP = """
@@ -66,17 +66,6 @@ def batches(events: int) -> list[bytes]:
             break
     messages.sort(key=lambda m: str(m["timestamp"]))
     return [orjson.dumps({"batch": messages[i : i + BATCH]}) for i in range(0, len(messages), BATCH)]
-
-
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not come up")
 
 
 def send(
@@ -117,18 +106,11 @@ def send(
 
 def serve(home: Path, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, str]:
     port = free_port()
-    env = {**os.environ, "RUMBO_HOME": str(home), **env_extra}
-    log = open(home.parent / f"serve-{port}.log", "wb")  # noqa: SIM115 — lives as long as the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rumbo", "serve", "--port", str(port), "--journeys", str(example_journeys()),
-         "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    log = home.parent / f"serve-{port}.log"
+    process = start_serve(home, port, example_journeys(), log, env_extra)
     url = f"http://127.0.0.1:{port}"
-    wait_up(url)
-    text = (home.parent / f"serve-{port}.log").read_text()
-    key = next(line.split()[-1] for line in text.splitlines() if "write key" in line)
-    return process, url, key
+    wait_healthy(url, process)
+    return process, url, printed_write_key(log)
 
 
 def drained(store: SqlStore, total: int, timeout: float = 600) -> float:
@@ -203,7 +185,7 @@ def measure_floor(bodies: list[bytes], total: int) -> float:
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            wait_up(url)
+            wait_healthy(url, process)
             seconds = send(url, bodies, ("k", ""))
             return total / seconds
         finally:

@@ -1,17 +1,23 @@
-"""Real peers for the delivery tests: an aiosmtpd SMTP server, and uvicorn serving an ASGI app, in threads."""
+"""Real local peers for the tests and benchmarks: an aiosmtpd SMTP server, uvicorn serving an ASGI app in a
+thread, and `rumbo serve` as a process."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message as MimeMessage
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -89,3 +95,36 @@ def http_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def start_serve(
+    home: Path, port: int, journeys: Path, log: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`rumbo serve` as a process of its own (so it can be killed), on SQLite in `home` unless `env` names
+    a database, its output appended to `log`."""
+    environment = {**os.environ, "RUMBO_HOME": str(home)}
+    environment.pop("RUMBO_DATABASE_URL", None)
+    environment.update(env or {})
+    command = [sys.executable, "-m", "rumbo", "serve", "--port", str(port), "--journeys", str(journeys),
+               "--log-level", "warning"]  # fmt: skip
+    with open(log, "ab") as out:
+        return subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Wait until the server at `url` answers /health; fail at once if its process exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"rumbo serve exited with {process.returncode}; see its log")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"rumbo serve did not come up at {url}")
+
+
+def printed_write_key(log: Path) -> str:
+    """The write key `rumbo serve` printed when it created the default workspace."""
+    return next(line.split()[-1] for line in log.read_text().splitlines() if "write key" in line)

@@ -3,11 +3,8 @@ event is processed exactly once, no run is duplicated, and timers due while it w
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +14,7 @@ import pytest
 
 from rumbo.runtime.codec import decode
 from rumbo.store.sqlite import SqliteStore
-from tests.peers import free_port
+from tests.peers import free_port, printed_write_key, start_serve, wait_healthy
 
 JOURNEY = """
 journey: ping-pong
@@ -34,53 +31,16 @@ nodes:
 KILLS = 20
 
 
-def _start(home: Path, journeys: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RUMBO_HOME": str(home)}
-    env.pop("RUMBO_DATABASE_URL", None)
-    with open(home.parent / "serve.log", "ab") as log:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rumbo",
-                "serve",
-                "--port",
-                str(port),
-                "--journeys",
-                str(journeys),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"rumbo serve exited with {process.returncode}; see serve.log")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise AssertionError("rumbo serve did not come up")
-
-
 @pytest.mark.slow
 def test_sigkill_during_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     journeys = tmp_path / "journeys"
     journeys.mkdir()
     (journeys / "ping.yaml").write_text(JOURNEY)
-    home, port = tmp_path / "data", free_port()
+    home, port, log = tmp_path / "data", free_port(), tmp_path / "serve.log"
     url = f"http://127.0.0.1:{port}"
-    process = _start(home, journeys, port)
-    _wait_up(url, process)
-    log = (tmp_path / "serve.log").read_text()
-    write_key = next(line.split()[-1] for line in log.splitlines() if "write key" in line)
+    process = start_serve(home, port, journeys, log)
+    wait_healthy(url, process)
+    write_key = printed_write_key(log)
 
     acked: set[str] = set()
     stop = threading.Event()
@@ -118,8 +78,8 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> N
             time.sleep(rng.uniform(0.2, 0.8))
             process.send_signal(signal.SIGKILL)
             process.wait()
-            process = _start(home, journeys, port)
-            _wait_up(url, process)
+            process = start_serve(home, port, journeys, log)
+            wait_healthy(url, process)
         time.sleep(0.5)
         stop.set()
         sender.join()
