@@ -140,5 +140,5 @@ class Appender:
         for job in jobs:
             end = start + len(job.accepted)
             rejected = [(i - start, r) for i, r in intake.rejected if start <= i < end]
-            job.done.set_result(Intake(intake.new[start:end], rejected, intake.merges, intake.customers))
+            job.done.set_result(Intake(rejected))
             start = end

@@ -35,12 +35,9 @@ MERGE = "merge"  # the type of the log message that tells the worker to merge a 
 
 @dataclass(slots=True)
 class Intake:
-    """What one append did: per accepted message, whether it was new (False: a duplicate messageId)."""
+    """What one append refused: the accepted messages identity resolution could not place."""
 
-    new: list[bool] = field(default_factory=list)
     rejected: list[tuple[int, Rejected]] = field(default_factory=list)  # (index in the input, why)
-    merges: int = 0
-    customers: set[str] = field(default_factory=set)
 
 
 def iso(at: float) -> str:
@@ -83,7 +80,6 @@ def append_accepted(
         identities = SqlIdentityStore(tx, workspace, received_at, cache)
         graph = IdentityGraph(identities, rules)
         events: list[NewEvent] = []
-        owners: list[int] = []  # index into `events` of each accepted message's own event, or -1
         for index, item in enumerate(accepted):
             message, record = item.message, item.record
             at = float(record["timestamp"])
@@ -93,16 +89,13 @@ def append_accepted(
                 where = getattr(exc, "where", None) or "$"
                 issue = Issue(item.path + where[1:], str(exc))
                 intake.rejected.append((index, Rejected(item.path, (issue,), message)))
-                owners.append(-1)
                 continue
             customer = resolution.customer
             for merge in resolution.merges:
-                intake.merges += 1
                 body = merge_message(merge.survivor, merge.merged, merge.cause, merge.input, merge.at)
                 events.append(
                     NewEvent(body["messageId"], merge.survivor, at, received_at, orjson.dumps(body))
                 )
-            owners.append(len(events))
             events.append(
                 NewEvent(
                     str(message["messageId"]),
@@ -112,9 +105,8 @@ def append_accepted(
                     orjson.dumps(message),
                 )
             )
-            intake.customers.add(customer)
-        flags = store._append(tx, workspace, events) if events else []
-        intake.new = [flags[i] if i >= 0 else False for i in owners]
+        if events:
+            store._append(tx, workspace, events)  # a resent messageId is kept once
         for letter in blocked:
             add_letter(tx, letter)
     if cache is not None:
