@@ -186,20 +186,19 @@ class Worker:
         timer_lease: float = 60.0,
     ) -> None:
         self.store, self.workspace = store, workspace
-        self._engine = engine
+        self._source = engine
+        self.engine = engine if isinstance(engine, Engine) else engine()
         self.batch_customers = batch_customers
         self.events_per_customer = events_per_customer
         self.timer_lease = timer_lease
         self.report = TickReport()
 
-    @property
-    def engine(self) -> Engine:
-        """The engine of the journeys live now (a callable source is asked each time, so publishing shows)."""
-        return self._engine if isinstance(self._engine, Engine) else self._engine()
-
     def tick(self, now: float) -> TickReport:
         """Fire due timers, then process pending events; commit; say what was done."""
         self.report = TickReport()
+        # A callable source is asked once a tick, so a publish shows from the next tick on.
+        if not isinstance(self._source, Engine):
+            self.engine = self._source()
         self._fire_timers(now)
         self._process_events(now)
         return self.report
