@@ -161,13 +161,12 @@ def measure_latency(bodies: list[bytes], total: int, events_per_second: float) -
 
 
 def run_bytes(store: SqlStore) -> dict[str, float]:
-    runs = blob = marginal = 0
+    runs = marginal = 0
     for customer, state in store._query("SELECT customer, state FROM customer_state"):
         c = decode(customer, bytes(state))
         n = len(c.runs)
         if n:
             runs += n
-            blob += len(bytes(state))
             bare = c.copy()
             bare.runs = {}
             marginal += len(bytes(state)) - len(encode(bare))
