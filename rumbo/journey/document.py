@@ -50,6 +50,14 @@ def load_document(path: str | Path) -> Document:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise JourneyInvalid([Problem(f"cannot read the file: {exc.strerror}", file=file)]) from exc
+    except UnicodeDecodeError as exc:
+        problem = Problem(
+            f"the file is not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})",
+            "$",
+            file,
+            hint="save the journey as UTF-8 YAML or JSON",
+        )
+        raise JourneyInvalid([problem]) from exc
     return parse_document(text, file)
 
 
@@ -72,6 +80,18 @@ def parse_document(text: str, file: str | None = None) -> Document:
                 )
             ]
         ) from exc
+    except yaml.reader.ReaderError as exc:  # control characters are refused before any mark exists
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        problem = Problem(
+            f"character U+{exc.character:04X} is not allowed in YAML or JSON",
+            "$",
+            file,
+            line,
+            column,
+            "remove the control character (or write it escaped inside a quoted string)",
+        )
+        raise JourneyInvalid([problem]) from exc
     doc = Document(None, file)
     if root is None:
         raise JourneyInvalid([Problem("the file is empty", "$", file, 1, 1, "start with `journey: <id>`")])

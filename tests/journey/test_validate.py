@@ -199,6 +199,24 @@ def test_broken_yaml_is_reported_with_its_position(tmp_path: Path) -> None:
     assert problem.line == 2 and "not valid YAML or JSON" in problem.message
 
 
+def test_a_control_character_is_reported_with_its_position(tmp_path: Path) -> None:
+    file = tmp_path / "j.yaml"
+    file.write_text("journey: j\nnodes: {a\x07: {exit: {}}}\n")
+    with pytest.raises(JourneyInvalid) as caught:
+        load_journey(file)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column) == (2, 10) and "U+0007" in problem.message
+
+
+def test_a_file_that_is_not_utf8_is_reported_not_raised(tmp_path: Path) -> None:
+    file = tmp_path / "j.yaml"
+    file.write_bytes(b"journey: caf\xe9\n")
+    with pytest.raises(JourneyInvalid) as caught:
+        load_journey(file)
+    (problem,) = caught.value.problems
+    assert problem.file == str(file) and "not UTF-8" in problem.message and "0xe9" in problem.message
+
+
 def test_yaml_words_like_yes_and_no_stay_node_names() -> None:
     text = GOOD.replace(
         "first: {wait: {for: 1h}, next: done}", "first: {wait: {for: 1h}, next: yes}"
