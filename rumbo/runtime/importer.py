@@ -66,7 +66,13 @@ def open_import(
         path, fmt, batch_rows=batch_rows, delimiter=mapping.delimiter, encoding=mapping.encoding
     )
     mapper = RowMapper.bind(mapping, source.columns, path.name, complete=source.complete)
-    writer = RejectsWriter(rejects or default_rejects_path(path, fmt), source.columns)
+    writer = RejectsWriter(
+        rejects or default_rejects_path(path, fmt, source.delimiter),
+        source.columns,
+        source=path,
+        delimiter=source.delimiter,
+        encoding=mapping.encoding,
+    )
     report = ImportReport(path, fmt, workspace, dry_run=dry_run, notes=list(mapping.notes))
     return Importer(
         None if dry_run else store,
@@ -125,10 +131,9 @@ class Importer:
         self.plan, self.rejects, self.received_at = plan, rejects, received_at
         self.settings = settings or IngestSettings()
         self.workspace = report.workspace
-        self._letters: set[str] = set()
-        if store is not None:
-            # Letters this import may clear: rows rejected or blocked before that now get through.
-            self._letters = {letter.id for letter in SqlDeadLetters(store).letters(self.workspace)}
+        # Rows rejected or blocked before that now get through clear their letters; most workspaces
+        # have none, and then no batch needs to look.
+        self._has_letters = store is not None and bool(SqlDeadLetters(store).counts(self.workspace))
 
     def run(self, progress: Progress | None = None) -> ImportReport:
         """Import every batch; a file that turns unreadable part way stops the import with `stopped` set,
@@ -227,16 +232,21 @@ class Importer:
                     add_letter(tx, letter)
         self.report.duplicates += len(duplicates)
         self.report.imported += len(accepted) - len(refused) - len(duplicates)
-        refused_ids = {str(accepted[index].message["messageId"]) for index, _ in refused}
-        cleared = [
-            str(item.message["messageId"])
-            for item in accepted
-            if str(item.message["messageId"]) in self._letters
-            and str(item.message["messageId"]) not in refused_ids
-        ]
-        if cleared and self.store is not None:
-            SqlDeadLetters(self.store).discard(self.workspace, cleared)
-            self._letters.difference_update(cleared)
+        if self._has_letters and self.store is not None:
+            refused_ids = {str(accepted[index].message["messageId"]) for index, _ in refused}
+            ids = [str(a.message["messageId"]) for a in accepted if a.message["messageId"] not in refused_ids]
+            self._clear_letters(self.store, ids)
+
+    def _clear_letters(self, store: SqlStore, ids: list[str]) -> None:
+        """Discard the dead letters of these messages, now in the log."""
+        found: list[str] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT message_id FROM dead_letters WHERE workspace = ? AND message_id IN ({marks})"
+            found += [row[0] for row in store._query(query, [self.workspace, *chunk])]
+        if found:
+            SqlDeadLetters(store).discard(self.workspace, found)
 
     def _reject(
         self,

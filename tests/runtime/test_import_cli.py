@@ -208,3 +208,18 @@ def test_parquet_types_and_per_column_formats(home: Path, tmp_path: Path) -> Non
     timeline = orjson.loads(profile.output)["timeline"]
     assert timeline[0]["properties"] == {"revenue": 12.5}
     assert timeline[0]["at"] == 1_794_998_520.0  # 2026-11-18 10:42 UTC
+
+
+def test_a_rejects_file_imported_again_never_overwrites_itself(home: Path, tmp_path: Path) -> None:
+    source = tmp_path / "visits.tsv"
+    source.write_text("userId\tcity\tseconds\nana\tMadrid\t12\nbea\tLugo\tlong\n", encoding="utf-8")
+    options = ("--event", "visit", "--map", "seconds=properties.seconds:integer", "--json")
+    first = orjson.loads(rumbo("import", str(source), *options).output)
+    assert (first["imported"], first["rejected"], first["rejects_file"]) == (1, 1, "visits.rejects.tsv")
+    rejects = tmp_path / "visits.rejects.tsv"
+    assert rejects.read_text(encoding="utf-8").splitlines()[1].startswith("bea\tLugo\tlong\t3\t")
+    # Still bad: rejected again, into a file of its own rather than over the one being read.
+    again = orjson.loads(rumbo("import", str(rejects), *options).output)
+    assert (again["rejected"], again["rejects_file"]) == (1, "visits.rejects.rejects.tsv"), again
+    same = rumbo("import", str(rejects), *options, "--rejects", str(rejects))
+    failure(same, "the rejects file cannot be the file being imported")

@@ -26,7 +26,7 @@ KINDS: Final = ("keep", "string", "number", "integer", "boolean", "timestamp", "
 # How a timestamp is written, besides a strftime pattern such as "%d/%m/%Y %H:%M".
 TIME_FORMATS: Final = ("iso", "epoch", "epoch_ms")
 
-_TIMES_KEPT: Final = 65_536
+_TIMES_KEPT: Final = 4096
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _TRUE: Final = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE: Final = frozenset({"false", "f", "no", "n", "0"})

@@ -22,13 +22,20 @@ from rumbo.ingest.files.errors import ImportFileError
 from rumbo.ingest.files.mapping import RESERVED_PREFIX
 
 EXTRA: Final = ("rumbo_line", "rumbo_reason", "rumbo_message_id", "rumbo_text")
-SUFFIXES: Final = (".csv", ".jsonl")
+SUFFIXES: Final = (".csv", ".tsv", ".jsonl")
 
 
-def default_rejects_path(source: Path, fmt: str) -> Path:
-    """`<name>.rejects.csv` (or `.jsonl`) in the current folder: CSV for a CSV file, else JSON lines."""
-    stem = source.name.split(".")[0] or "import"
-    return Path(f"{stem}.rejects.{'csv' if fmt == 'csv' else 'jsonl'}")
+def default_rejects_path(source: Path, fmt: str, delimiter: str = ",") -> Path:
+    """`<name>.rejects.csv` (`.tsv` for a tab-separated file, `.jsonl` for JSON lines and Parquet) in the
+    current folder, `<name>` being the file's name without its format's suffixes."""
+    name = source.name
+    for suffix in reversed(source.suffixes):
+        if suffix.lower() in (".gz", ".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"):
+            name = name[: -len(suffix)]
+        else:
+            break
+    ext = "jsonl" if fmt != "csv" else ("tsv" if delimiter == "\t" else "csv")
+    return Path(f"{name or 'import'}.rejects.{ext}")
 
 
 def _cell(value: Any) -> str:
@@ -48,22 +55,39 @@ def _cell(value: Any) -> str:
 class RejectsWriter:
     """Writes rejected rows; the file is created on the first one, so a clean import leaves none."""
 
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        columns: Sequence[str],
+        *,
+        source: Path,
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+    ) -> None:
+        """A CSV rejects file is written with the source's delimiter and encoding, so that the mapping
+        that read the source reads it too."""
         if path.suffix.lower() not in SUFFIXES:
-            raise ImportFileError(f"{path}: a rejects file ends in .csv or .jsonl")
-        self.path = path
+            raise ImportFileError(f"{path}: a rejects file ends in .csv, .tsv or .jsonl")
+        if path.resolve() == source.resolve():
+            raise ImportFileError(
+                f"{path}: the rejects file cannot be the file being imported; give --rejects"
+            )
+        self.path, self.delimiter, self.encoding = path, delimiter, encoding
         self.columns = [c for c in columns if not c.startswith(RESERVED_PREFIX)]
         self.written = 0
         self._handle: IO[str] | None = None
         self._csv: Any = None
 
     def _open(self) -> None:
+        jsonl = self.path.suffix.lower() == ".jsonl"
         try:
-            self._handle = self.path.open("w", encoding="utf-8", newline="")
+            self._handle = self.path.open(
+                "w", encoding="utf-8" if jsonl else self.encoding, errors="replace", newline=""
+            )
         except OSError as exc:
             raise ImportFileError(f"{self.path}: the rejects file cannot be written: {exc}") from exc
-        if self.path.suffix.lower() == ".csv":
-            self._csv = csv.writer(self._handle)
+        if not jsonl:
+            self._csv = csv.writer(self._handle, delimiter=self.delimiter)
             self._csv.writerow([*self.columns, *EXTRA])
 
     def write(
