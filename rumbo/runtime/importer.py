@@ -163,12 +163,11 @@ class Importer:
         for bad in batch.bad:
             reason = f"line unreadable: {bad.problem}"
             message_id = generated_id(self.mapper.file, bad.line or 0, {"text": bad.text})
-            self._reject(pending, bad.line, message_id, [reason], None, {}, text=bad.text)
+            self._reject(pending, bad.line, message_id, [Issue("$", reason)], None, {}, text=bad.text)
         for row in batch.rows:
             message, issues = self.mapper.message(row.values, row.line)
             if issues:
-                reasons = [self._reason(issue) for issue in issues]
-                self._reject(pending, row.line, str(message["messageId"]), reasons, row.values, message)
+                self._reject(pending, row.line, str(message["messageId"]), issues, row.values, message)
             else:
                 pending.rows.append((row, message))
         result = ingest_payload(
@@ -181,12 +180,13 @@ class Importer:
         )
         for rejected in result.rejected:
             row, message = pending.rows[_index(rejected.path)]
-            reasons = [self._reason(issue) for issue in _rooted(rejected.issues, rejected.path)]
-            self._reject(pending, row.line, str(message["messageId"]), reasons, row.values, message)
+            issues = _rooted(rejected.issues, rejected.path)
+            self._reject(pending, row.line, str(message["messageId"]), issues, row.values, message)
         for letter in result.blocked:  # ingestion made their dead letters, to be replayed after a fix
             row = pending.row_of(letter.id)
+            rule = letter.rule
             why = [
-                f"blocked by the tracking plan (rule {letter.rule!r}): {self._reason(r)}"
+                Issue(r.path, f"blocked by the tracking plan (rule {rule!r}): {r.message}")
                 for r in letter.reasons
             ]
             self._reject(pending, row.line, letter.id, why, row.values, None)
@@ -224,8 +224,7 @@ class Importer:
         for index, issue in refused:
             message = accepted[index].message
             row = pending.row_of(str(message["messageId"]))
-            reasons = [self._reason(issue)]
-            self._reject(pending, row.line, str(message["messageId"]), reasons, row.values, message)
+            self._reject(pending, row.line, str(message["messageId"]), [issue], row.values, message)
         if len(pending.letters) > kept and self.store is not None:
             with self.store._write() as tx:  # identity resolution refused these inside the append
                 for letter in pending.letters[kept:]:
@@ -253,7 +252,7 @@ class Importer:
         pending: _Pending,
         line: int | None,
         message_id: str,
-        reasons: list[str],
+        issues: list[Issue],
         row: dict[str, Any] | None,
         message: dict[str, Any] | None,
         *,
@@ -261,23 +260,24 @@ class Importer:
     ) -> None:
         """Count a rejected row, note it for the rejects file and, when `message` is given (None: the
         plan blocked it and ingestion made its letter), add its dead letter to the batch's."""
+        described = tuple(self._described(issue) for issue in issues)
+        reasons = [str(issue) for issue in described]
         self.report.reject(line, "; ".join(reasons))
         pending.rejections.append(_Rejection(line, message_id, reasons, row, text))
         if message is not None:
             record = {"import": {"file": self.mapper.file, "line": line, "row": row, "text": text or None}}
-            issues = tuple(Issue("$", reason) for reason in reasons)
             pending.letters.append(
                 DeadLetter(
-                    message_id, self.workspace, REJECTED_RULE, record, message, issues, self.received_at
+                    message_id, self.workspace, REJECTED_RULE, record, message, described, self.received_at
                 )
             )
 
-    def _reason(self, issue: Issue) -> str:
-        """An issue in the words of the file: its JSON path and, when one is behind it, the column."""
+    def _described(self, issue: Issue) -> Issue:
+        """An issue in the words of the file: with the column behind its path, when there is one."""
         column = self.mapper.column_of(issue.path)
         if column is None or f'column "{column}"' in issue.message:
-            return str(issue)
-        return f'{issue.path} (column "{column}"): {issue.message}'
+            return issue
+        return Issue(issue.path, f'column "{column}": {issue.message}')
 
 
 def _index(path: str) -> int:

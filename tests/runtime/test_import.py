@@ -4,7 +4,6 @@ imported, idempotent re-imports, rejected rows (report, rejects file, dead lette
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,22 @@ from rumbo.runtime.worker import Worker
 from rumbo.store.catalog import Actor, CatalogStore
 from rumbo.store.profiles import SqlDeadLetters
 from rumbo.store.sql import SqlStore
-from tests.store.conftest import Factory, _postgres_factory, _sqlite_factory
+from tests.store.conftest import Factory, store_factory
+
+__all__ = ["store_factory"]  # the store tests' fixture, on SQLite and PostgreSQL, used here too
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "imports"
 NOW = 1_795_435_200.0  # 2026-11-23 09:20 UTC, after every example row
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+@pytest.fixture
+def store(store_factory: Factory) -> SqlStore:
     """A fresh, upgraded store with the workspace `default`, on SQLite and on PostgreSQL."""
-    factories = _sqlite_factory(tmp_path / "rumbo.db") if request.param == "sqlite" else _postgres_factory()
-    make: Factory = next(factories)
-    store = make()
+    store = store_factory()
     store.upgrade()
     store.create_workspace("default", at=0.0)
-    yield store
-    for _ in factories:
-        pass
+    return store
 
 
 def imported(store: SqlStore, name: str, tmp_path: Path, **options: Any) -> ImportReport:

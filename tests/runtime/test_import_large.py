@@ -33,7 +33,8 @@ for rows in (20_000, 200_000):
         out = csv.writer(handle)
         out.writerow(["order", "buyer", "at", "total", "note"])
         for n in range(rows):
-            out.writerow([f"{rows}-{n}", f"u{n % 40_000}", 1_790_000_000 + n, f"{n % 400}.50", "x" * (n % 30)])
+            at = 1_790_000_000 + n
+            out.writerow([f"{rows}-{n}", f"u{n % 40_000}", at, f"{n % 400}.50", "x" * (n % 30)])
     report = open_import(store, path, mapping, rejects=folder / "rejects.csv").run()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures.append({**report.to_dict(), "peak_mib": peak})
