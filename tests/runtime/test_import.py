@@ -27,7 +27,7 @@ __all__ = ["store_factory"]  # the store tests' fixture, on SQLite and PostgreSQ
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "imports"
-NOW = 1_795_435_200.0  # 2026-11-23 09:20 UTC, after every example row
+NOW = 1_795_435_200.0  # 2026-11-23 12:00 UTC, after every example row
 
 
 @pytest.fixture

@@ -120,18 +120,19 @@ def test_a_mapping_naming_a_column_the_file_lacks_stops_before_anything_is_writt
 def test_a_bad_mapping_file_lists_every_problem(home: Path, tmp_path: Path) -> None:
     mapping = tmp_path / "bad.yaml"
     mapping.write_text(
-        "type: purchase\ntimezone: Mars/Olympus\ncolour: red\n"
+        "type: purchase\ntimezone: Mars/Olympus\ncolour: red\ntime_format: dd/mm/yyyy\n"
         "columns:\n  total: {field: properties.x, type: float}\n",
         encoding="utf-8",
     )
     result = rumbo("import", str(EXAMPLES / "store-purchases.csv"), "--mapping", str(mapping))
     failure(
         result,
-        "bad.yaml: 4 problems in the mapping",
+        "bad.yaml: 5 problems in the mapping",
         "colour: unknown key",
         "columns.total.type: 'float' is not a type",
         "type: 'purchase' is not a call",
         "'Mars/Olympus' is not an IANA time zone",
+        "time_format: time format 'dd/mm/yyyy' — use iso, epoch, epoch_ms or a strftime pattern",
     )
 
 

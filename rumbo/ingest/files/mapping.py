@@ -164,13 +164,14 @@ def _check(mapping: ColumnMapping, problems: list[str]) -> None:
         zone_named(mapping.timezone)
     except ValueError as exc:
         problems.append(f"timezone: {exc}")
-    for rule in mapping.columns:
-        for time_format in (rule.time_format, mapping.time_format):
-            if time_format is not None and time_format not in TIME_FORMATS and "%" not in time_format:
-                problems.append(
-                    f"time format {time_format!r} (column {rule.column!r}): use iso, epoch, epoch_ms or a "
-                    "strftime pattern such as %d/%m/%Y %H:%M"
-                )
+    formats = [("time_format", mapping.time_format)]
+    formats += [(f"column {r.column!r}", r.time_format) for r in mapping.columns if r.time_format is not None]
+    for where, time_format in formats:
+        if time_format not in TIME_FORMATS and "%" not in time_format:
+            problems.append(
+                f"{where}: time format {time_format!r} — use iso, epoch, epoch_ms or a strftime pattern "
+                "such as %d/%m/%Y %H:%M"
+            )
     if len(mapping.delimiter) != 1:
         problems.append(f"delimiter: {mapping.delimiter!r} must be one character")
     try:
