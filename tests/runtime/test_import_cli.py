@@ -13,6 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rumbo.cli.main import main
+from rumbo.store.catalog import Actor, CatalogStore
+from rumbo.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "imports"
@@ -224,3 +226,24 @@ def test_a_rejects_file_imported_again_never_overwrites_itself(home: Path, tmp_p
     assert (again["rejected"], again["rejects_file"]) == (1, "visits.rejects.rejects.tsv"), again
     same = rumbo("import", str(rejects), *options, "--rejects", str(rejects))
     failure(same, "the rejects file cannot be the file being imported")
+
+
+def test_rows_the_tracking_plan_blocks_are_released_by_rumbo_deadletters_replay(
+    home: Path, tmp_path: Path
+) -> None:
+    store = SqliteStore.open(home)
+    plan = {"events": {"order_completed": {"mode": "block", "schema": {"required": ["properties"]}}}}
+    CatalogStore(store).put_tracking_plan("default", plan, actor=Actor("test"), at=0.0)
+    store.close()
+    source = tmp_path / "orders.csv"
+    source.write_text("order,buyer\nO-1,ana\n", encoding="utf-8")
+    options = ("--event", "order_completed", "--map", "order=messageId", "--map", "buyer=userId")
+    blocked = orjson.loads(rumbo("import", str(source), *options, "--json").output)
+    assert (blocked["imported"], blocked["blocked"]) == (0, 1), blocked
+    assert "O-1" in rumbo("deadletters", "--rule", "order_completed").output
+    fixed = tmp_path / "plan.yaml"
+    fixed.write_text("events:\n  order_completed: {mode: warn}\n", encoding="utf-8")
+    replayed = rumbo("deadletters", "replay", str(fixed))
+    assert replayed.exit_code == 0 and "released 1 into the event log" in replayed.output, replayed.output
+    timeline = orjson.loads(rumbo("profile", "show", "ana", "--json").output)["timeline"]
+    assert [item["messageId"] for item in timeline] == ["O-1"]
