@@ -8,6 +8,7 @@ from rumbo import __version__
 from rumbo.cli.analyze import analyze
 from rumbo.cli.backtest import backtest
 from rumbo.cli.demo import demo
+from rumbo.cli.import_cmd import import_file
 from rumbo.cli.journey import journey
 from rumbo.cli.ops import db, deadletters, profile
 from rumbo.cli.relay import relay
@@ -31,6 +32,7 @@ main.add_command(serve)
 main.add_command(db)
 main.add_command(profile)
 main.add_command(deadletters)
+main.add_command(import_file)
 main.add_command(simulate_group, "simulate")
 main.add_command(backtest)
 main.add_command(workspace)

@@ -96,42 +96,22 @@ class Appender:
             accepted = [a for job in jobs for a in job.accepted]
             blocked = [b for job in jobs for b in job.blocked]
             try:
-                intake = self._append_retrying(store, workspace, accepted, blocked, jobs)
+                received_at = max(job.received_at for job in jobs)
+                intake = append_retrying(
+                    store,
+                    workspace,
+                    accepted,
+                    blocked,
+                    rules=self._rules,
+                    cache=self._cache,
+                    received_at=received_at,
+                )
             except Exception as exc:  # every waiting request must hear of it, not only the first
                 log.exception("appending %d messages failed", len(accepted))
                 for job in jobs:
                     job.done.set_exception(exc)
                 continue
             self._answer(jobs, intake)
-
-    def _append_retrying(
-        self,
-        store: SqlStore,
-        workspace: str,
-        accepted: list[Accepted],
-        blocked: list[DeadLetter],
-        jobs: list[_Job],
-    ) -> Intake:
-        """Append, trying again when the database gave way to another transaction (a deadlock broken by
-        PostgreSQL, two processes linking the same identifier): the whole transaction was rolled back, so
-        trying again is safe, and the requests are answered only once it committed."""
-        for attempt in range(_ATTEMPTS):
-            try:
-                return append_accepted(
-                    store,
-                    workspace,
-                    accepted,
-                    blocked=blocked,
-                    rules=self._rules,
-                    cache=self._cache,
-                    received_at=max(job.received_at for job in jobs),
-                )
-            except (StoreUnavailable, StoreConflict) as exc:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                log.warning("append gave way (%s); trying again", exc)
-                time.sleep(0.01 * 2**attempt)
-        raise AssertionError("unreachable")
 
     @staticmethod
     def _answer(jobs: list[_Job], intake: Intake) -> None:
@@ -140,5 +120,32 @@ class Appender:
         for job in jobs:
             end = start + len(job.accepted)
             rejected = [(i - start, r) for i, r in intake.rejected if start <= i < end]
-            job.done.set_result(Intake(rejected))
+            duplicates = [i - start for i in intake.duplicates if start <= i < end]
+            job.done.set_result(Intake(rejected, duplicates))
             start = end
+
+
+def append_retrying(
+    store: SqlStore,
+    workspace: str,
+    accepted: Sequence[Accepted],
+    blocked: Sequence[DeadLetter],
+    *,
+    rules: IdentityRules | None,
+    cache: IdentityCache | None,
+    received_at: float,
+) -> Intake:
+    """Append, trying again when the database gave way to another transaction (a deadlock broken by
+    PostgreSQL, two processes linking the same identifier): the whole transaction was rolled back, so
+    trying again is safe, and the caller hears only once it committed."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return append_accepted(
+                store, workspace, accepted, blocked=blocked, rules=rules, cache=cache, received_at=received_at
+            )
+        except (StoreUnavailable, StoreConflict) as exc:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            log.warning("append gave way (%s); trying again", exc)
+            time.sleep(0.01 * 2**attempt)
+    raise AssertionError("unreachable")

@@ -35,9 +35,11 @@ MERGE = "merge"  # the type of the log message that tells the worker to merge a 
 
 @dataclass(slots=True)
 class Intake:
-    """What one append refused: the accepted messages identity resolution could not place."""
+    """What one append refused: the accepted messages identity resolution could not place; and which
+    accepted messages the log already had (a resent messageId), for a caller that reports them."""
 
     rejected: list[tuple[int, Rejected]] = field(default_factory=list)  # (index in the input, why)
+    duplicates: list[int] = field(default_factory=list)  # indexes in the input
 
 
 def iso(at: float) -> str:
@@ -80,6 +82,7 @@ def append_accepted(
         identities = SqlIdentityStore(tx, workspace, received_at, cache)
         graph = IdentityGraph(identities, rules)
         events: list[NewEvent] = []
+        sources: list[int] = []  # for each event, the index of its accepted message (-1: a merge)
         for index, item in enumerate(accepted):
             message, record = item.message, item.record
             at = float(record["timestamp"])
@@ -96,6 +99,7 @@ def append_accepted(
                 events.append(
                     NewEvent(body["messageId"], merge.survivor, at, received_at, orjson.dumps(body))
                 )
+                sources.append(-1)
             events.append(
                 NewEvent(
                     str(message["messageId"]),
@@ -105,8 +109,10 @@ def append_accepted(
                     orjson.dumps(message),
                 )
             )
+            sources.append(index)
         if events:
-            store._append(tx, workspace, events)  # a resent messageId is kept once
+            new = store._append(tx, workspace, events)  # a resent messageId is kept once
+            intake.duplicates = [i for i, fresh in zip(sources, new, strict=True) if i >= 0 and not fresh]
         for letter in blocked:
             add_letter(tx, letter)
     if cache is not None:
