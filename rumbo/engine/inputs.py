@@ -75,7 +75,8 @@ class ScheduleTick:
 
 @dataclass(frozen=True, slots=True)
 class Migrate:
-    """Move this customer's runs of `journey` to the published version `to_version`."""
+    """Move this customer's runs of `journey` to the published version `to_version`; with mode "stop" and
+    `to_version` 0 (no version is 0), end every run of the journey."""
 
     journey: str
     to_version: int

@@ -45,7 +45,7 @@ from rumbo.engine.policy import Policy
 from rumbo.engine.rand import key, key4, seed, unit
 from rumbo.engine.state import Customer, Run
 from rumbo.errors import IllegalInput, RunawayJourney
-from rumbo.expr import Expression
+from rumbo.expr import AggregateNeed, Expression
 from rumbo.journey.model import (
     BranchNode,
     DecideNode,
@@ -88,8 +88,19 @@ _NO_STATS: OfferStats = {}
 class Engine:
     """The published journeys of one workspace and its policy; `step` applies one input to one customer."""
 
-    def __init__(self, journeys: Iterable[Journey], policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        journeys: Iterable[Journey],
+        policy: Policy | None = None,
+        *,
+        closed: Iterable[str] = (),
+        needs: Iterable[AggregateNeed] = (),
+    ) -> None:
         self.policy = policy or Policy()
+        # Journeys that admit no one new (paused or stopped): their runs still step, no entry starts one.
+        self.closed = frozenset(closed)
+        # Aggregates kept for others than the journeys (the runtime's segment rules).
+        self.needs = frozenset(needs)
         self.versions: dict[tuple[str, int], Journey] = {}
         self.live: dict[str, Journey] = {}
         for journey in journeys:
@@ -102,6 +113,8 @@ class Engine:
         self.entry_index: dict[str, list[tuple[Journey, Entry]]] = {}
         self.segment_index: dict[tuple[str, str], list[tuple[Journey, Entry]]] = {}
         for journey in self.live.values():
+            if journey.id in self.closed:
+                continue
             for entry in journey.entries:
                 if entry.kind == "event" and entry.event:
                     self.entry_index.setdefault(entry.event, []).append((journey, entry))
@@ -116,12 +129,12 @@ class Engine:
                 listeners.setdefault(name, set()).add(journey.id)
             if journey.goal:
                 goals.setdefault(journey.goal.event, set()).add(journey.id)
-            for need in journey.needs:
-                if need.kind == "count":
-                    window = need.window if need.window is not None else self.policy.history_window
-                    windows[need.event] = max(windows.get(need.event, 0.0), window)
-                else:
-                    last.add(need.event)
+        for need in self.needs.union(*(journey.needs for journey in self.versions.values())):
+            if need.kind == "count":
+                window = need.window if need.window is not None else self.policy.history_window
+                windows[need.event] = max(windows.get(need.event, 0.0), window)
+            else:
+                last.add(need.event)
         self.listeners = {k: frozenset(v) for k, v in listeners.items()}
         self.goal_events = {k: frozenset(v) for k, v in goals.items()}
         self.count_windows = windows
@@ -139,7 +152,7 @@ class Engine:
 
     def publish(self, journey: Journey) -> Engine:
         """A new engine with `journey` live for new entries; older versions stay for the runs on them."""
-        return Engine([*self.versions.values(), journey], self.policy)
+        return Engine([*self.versions.values(), journey], self.policy, closed=self.closed, needs=self.needs)
 
     def step(self, customer: Customer, inp: Input, now: float, stats: OfferStats | None = None) -> StepResult:
         """Apply one input; see the module docstring for the rules."""
@@ -476,7 +489,7 @@ class _Step:
 
     def on_migrate(self, inp: Migrate) -> None:
         target = self.engine.versions.get((inp.journey, inp.to_version))
-        if target is None:
+        if target is None and (inp.mode, inp.to_version) != ("stop", 0):  # stop to 0 ends every run
             raise IllegalInput(
                 f"version {inp.to_version} is not published", journey=inp.journey, input_kind="migrate"
             )
@@ -485,7 +498,7 @@ class _Step:
                 continue
             old = self.journey_of(run)
             node_id = inp.mapping.get(run.node, run.node)
-            if inp.mode == "stop" or node_id not in target.nodes:
+            if inp.mode == "stop" or target is None or node_id not in target.nodes:
                 self.exit(run, old, "stopped")
                 continue
             run = self.own_run(run)
@@ -498,6 +511,8 @@ class _Step:
 
     # ---- running nodes -----------------------------------------------------------------------------
     def enter(self, journey: Journey, node: str) -> None:
+        if journey.id in self.engine.closed:
+            return
         times = self.entries_before(journey)
         if times is not None:
             self.start(journey, node, times)

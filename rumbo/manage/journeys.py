@@ -9,11 +9,14 @@ version nobody validated never goes live.
 # declared, and the `Who`/`Store` dependency aliases are built inside the function that declares them.
 
 import time
+import uuid
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
+from rumbo.journey.document import parse_document
 from rumbo.manage.auth import Caller
 from rumbo.manage.checks import journey_problems, mapping_problems, node_ids, parse_journey
 from rumbo.manage.errors import Conflict, Invalid, NotFound, ProblemAt
@@ -27,9 +30,15 @@ from rumbo.manage.models import (
     ProblemOut,
     PublishIn,
     PublishOut,
+    StartIn,
+    StartOut,
     ValidationOut,
     VersionOut,
 )
+from rumbo.runtime.intake import iso
+from rumbo.runtime.lifecycle import count_runs
+from rumbo.runtime.profile import find_customer
+from rumbo.store.base import NewEvent
 from rumbo.store.catalog import (
     CatalogStore,
     JourneyRecord,
@@ -227,7 +236,11 @@ def add_journey_routes(
         mapping_issues = mapping_problems(body.in_flight, body.mapping, {n for _, n in old_nodes}, new_nodes)
         if mapping_issues:
             raise Invalid("the node mapping does not fit the versions", mapping_issues)
-        plan = [_move(v, n, body.in_flight, body.mapping, new_nodes) for v, n in sorted(old_nodes)]
+        waiting = count_runs(store.store, who.workspace, journey) if old_nodes else {}
+        plan = [
+            _move(v, n, body.in_flight, body.mapping, new_nodes, waiting.get((v, n), 0))
+            for v, n in sorted(old_nodes)
+        ]
         version = record.latest_version + 1
         if not body.dry_run:
             version = store.publish(
@@ -264,6 +277,50 @@ def add_journey_routes(
     lifecycle("resume", "Continue a paused journey.")
     lifecycle("stop", "End the journey: no new entries; runs end. It can be published again later.")
     lifecycle("archive", "Hide a stopped (or never published) journey from workers and lists of live work.")
+
+    @router.post("/journeys/{journey}/start", response_model=StartOut, status_code=202, tags=["journeys"])
+    def start_journey(*, journey: JourneyName, body: StartIn, who: Who, store: Store) -> StartOut:
+        """Start the journey for one customer through its `api: true` entry. The start joins the customer's
+        log like an event: it is durable when answered, and applied in order with the customer's events,
+        under the journey's entry rules (one active run, re-entry)."""
+        record = found(store, who.workspace, journey)
+        if record.state != "live":
+            raise Conflict(
+                f"journey {journey!r} is {record.state}: only a live journey can be started; "
+                + ("resume it first" if record.state == "paused" else "publish it first")
+            )
+        if not _has_api_entry(_latest(store, who.workspace, record).document):
+            raise Conflict(
+                f"journey {journey!r} has no `api: true` entry, so it cannot be started by API; "
+                "add `- {api: true}` to its entries and publish it"
+            )
+        customer = find_customer(store.store, who.workspace, body.customer)
+        if customer is None:
+            raise NotFound(
+                f"no customer {body.customer!r} in workspace {who.workspace!r}: give a customer id, a user "
+                "id, an anonymous id or kind:value (email:ana@example.com) of a customer rumbo has seen"
+            )
+        # Prefixed, so that a client's id cannot collide with (and be deduplicated against) an event's.
+        message_id = f"start:{body.messageId or uuid.uuid4().hex}"
+        now = time.time()
+        # The line replay files use for an API start (rumbo.replay.virtual.input_of reads it as ApiStart).
+        message = {
+            "type": "rumbo:start",
+            "journey": journey,
+            "properties": body.properties,
+            "messageId": message_id,
+            "timestamp": iso(now),
+        }
+        try:
+            encoded = orjson.dumps(message)
+        except orjson.JSONEncodeError as exc:
+            raise Invalid(
+                "the properties cannot be stored",
+                [ProblemAt("$.properties", str(exc), "integers must fit in 64 bits")],
+            ) from exc
+        event = NewEvent(message_id, customer, now, now, encoded)
+        new = store.store.append_events(who.workspace, [event])[0]
+        return StartOut(journey=journey, customer=customer, messageId=message_id, new=new)
 
     @router.get("/journeys/{journey}/versions", response_model=Page[VersionOut], tags=["journeys"])
     def list_versions(
@@ -337,9 +394,18 @@ def _document(store: CatalogStore, workspace: str, record: JourneyRecord, which:
     return version.document
 
 
-def _move(version: int, node: str, in_flight: str, mapping: dict[str, str], new_nodes: set[str]) -> MoveOut:
+def _move(
+    version: int, node: str, in_flight: str, mapping: dict[str, str], new_nodes: set[str], runs: int
+) -> MoveOut:
     if in_flight == "drain":
-        return MoveOut(from_version=version, from_node=node, to_node="stays")
+        return MoveOut(from_version=version, from_node=node, to_node="stays", runs=runs)
     target = mapping.get(node, node)
     to_node = target if in_flight == "migrate" and target in new_nodes else "stopped"
-    return MoveOut(from_version=version, from_node=node, to_node=to_node)
+    return MoveOut(from_version=version, from_node=node, to_node=to_node, runs=runs)
+
+
+def _has_api_entry(document: str) -> bool:
+    data = parse_document(document).data
+    entries: Any = data.get("entry") if isinstance(data, dict) else None
+    items = entries if isinstance(entries, list) else [entries]
+    return any(isinstance(item, dict) and item.get("api") is True for item in items)

@@ -105,6 +105,30 @@ class MoveOut(BaseModel):
     from_version: int
     from_node: str
     to_node: str = Field(description="the node runs there continue at; `stopped` or `stays` otherwise")
+    runs: int = Field(0, description="how many runs wait there now")
+
+
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="a customer id, or an identifier: a user id, an anonymous id, or kind:value "
+        "(email:ana@example.com)",
+    )
+    properties: dict[str, Any] = Field(
+        default_factory=dict, description="what the journey's predicates read as `event.properties`"
+    )
+    messageId: str | None = Field(
+        None, min_length=1, max_length=200, description="a start sent again with the same id is applied once"
+    )
+
+
+class StartOut(BaseModel):
+    journey: str
+    customer: str = Field(description="the customer id the start was resolved to")
+    messageId: str = Field(description="the start's id in the customer's log")
+    new: bool = Field(description="False when a start with this messageId was accepted before")
 
 
 class PublishOut(BaseModel):

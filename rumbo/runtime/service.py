@@ -140,7 +140,7 @@ class Service:
                     worker = workers.get(workspace)
                     if worker is None:
                         worker = workers[workspace] = Worker(
-                            store, workspace, partial(self.engine, workspace)
+                            store, workspace, partial(self.setups.setup, workspace)
                         )
                     report = worker.tick(self.clock())
                     self.processed += report.events

@@ -1,6 +1,6 @@
 """What runs in a workspace: its engine (journeys as code from files, plus the versions published through
-the management API), its send-gate policy and its tracking plan, rebuilt when the catalogue's revision
-moves."""
+the management API), its send-gate policy, its tracking plan, its segment rules and its journeys'
+lifecycle, rebuilt when the catalogue's revision moves."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from rumbo.ingest import TrackingPlan
 from rumbo.journey.build import build_journey
 from rumbo.journey.document import parse_document
 from rumbo.journey.model import Journey, QuietHours
-from rumbo.store.catalog import CatalogStore
+from rumbo.runtime.lifecycle import NO_LIFECYCLE, Lifecycle
+from rumbo.runtime.segments import NO_SEGMENTS, SegmentRules
+from rumbo.store.catalog import CatalogStore, PublishedVersion
 from rumbo.store.deliveries import DeliveryStore
 from rumbo.store.sql import SqlStore
 
@@ -52,12 +54,21 @@ def policy_of(workspace: str, settings: dict[str, Any]) -> Policy:
     return replace(policy, **changes)
 
 
-@dataclass(slots=True)
-class _Built:
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What runs in one workspace at one catalogue revision (a new object whenever any of it changes)."""
+
     revision: int
-    paused: frozenset[str]
+    paused: frozenset[str]  # channels and templates the delivery side paused
     engine: Engine
     plan: TrackingPlan | None
+    segments: SegmentRules = NO_SEGMENTS
+    lifecycle: Lifecycle = NO_LIFECYCLE
+
+    @classmethod
+    def of(cls, engine: Engine) -> Setup:
+        """An engine alone: no segments, every journey live."""
+        return cls(0, frozenset(), engine, None)
 
 
 class WorkspaceSetups:
@@ -65,10 +76,11 @@ class WorkspaceSetups:
 
     def __init__(self, open_store: Callable[[], SqlStore], file_journeys: Sequence[Journey] = ()) -> None:
         self._open_store, self._files = open_store, list(file_journeys)
-        self._built: dict[str, _Built] = {}
+        self._built: dict[str, Setup] = {}
         self._lock = threading.Lock()
 
-    def _current(self, workspace: str) -> _Built:
+    def setup(self, workspace: str) -> Setup:
+        """The workspace's setup now; the same object until something in it changes."""
         store = self._open_store()
         catalog = CatalogStore(store)
         revision = catalog.revision(workspace)
@@ -83,30 +95,46 @@ class WorkspaceSetups:
             self._built[workspace] = built
         return built
 
-    def _build(self, catalog: CatalogStore, workspace: str, revision: int, paused: frozenset[str]) -> _Built:
+    def _build(self, catalog: CatalogStore, workspace: str, revision: int, paused: frozenset[str]) -> Setup:
         journeys = {(j.id, j.version): j for j in self._files}
-        for published in catalog.published(workspace):
+        published = _published(catalog, workspace)
+        for version in published:
             try:
-                doc = parse_document(published.document, f"{published.journey}@{published.version}")
-                journey = build_journey(doc, version=published.version)
+                doc = parse_document(version.document, f"{version.journey}@{version.version}")
+                journey = build_journey(doc, version=version.version)
             except RumboError as exc:  # published versions were validated; a newer rumbo may disagree
                 log.error(
-                    "workspace %s: %s v%d cannot run: %s",
-                    workspace,
-                    published.journey,
-                    published.version,
-                    exc,
+                    "workspace %s: %s v%d cannot run: %s", workspace, version.journey, version.version, exc
                 )
                 continue
             journeys[(journey.id, journey.version)] = journey
+        lifecycle = Lifecycle.build(published)
+        segments = SegmentRules.compile(catalog.segments(workspace), workspace)
         policy = replace(policy_of(workspace, catalog.policy_settings(workspace)), paused=paused)
-        engine = Engine(journeys.values(), policy)
+        engine = Engine(journeys.values(), policy, closed=lifecycle.closed, needs=segments.needs)
         document = catalog.tracking_plan(workspace)
         plan = TrackingPlan.from_document(document) if document is not None else None
-        return _Built(revision, paused, engine, plan)
+        return Setup(revision, paused, engine, plan, segments, lifecycle)
 
     def engine(self, workspace: str) -> Engine:
-        return self._current(workspace).engine
+        return self.setup(workspace).engine
 
     def tracking_plan(self, workspace: str) -> TrackingPlan | None:
-        return self._current(workspace).plan
+        return self.setup(workspace).plan
+
+
+def _published(catalog: CatalogStore, workspace: str) -> list[PublishedVersion]:
+    """Every published version, archived journeys' too: their runs must still be ended (lifecycle.py)."""
+    versions = catalog.published(workspace)
+    offset = 0
+    while page := catalog.journeys(workspace, limit=500, offset=offset):
+        for record in page:
+            if record.state == "archived" and record.latest_version:
+                versions += [
+                    PublishedVersion(
+                        v.journey, v.version, v.document, v.in_flight, v.mapping, v.published_at, "stopped"
+                    )
+                    for v in catalog.versions(workspace, record.journey, limit=100_000)
+                ]
+        offset += len(page)
+    return versions

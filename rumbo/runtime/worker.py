@@ -15,13 +15,22 @@ Theory of operation
 * Events a journey emits are applied at once (as the virtual runtime does) and written to the log as
   already processed, so analytics and the profile timeline see them.
 * A `merge` message (intake.py) folds another customer's state into this one before the events after it.
+* Segments (segments.py): after every input that changed something a segment rule reads, the rules are
+  asked again and each membership change is fed to the engine as a SegmentChange, one at a time, before the
+  next input; the memberships commit in the step's transaction. A `rumbo:segments` message (walks.py) asks
+  for the same judgement without an input, for time-based rules.
+* The lifecycle (lifecycle.py): before a customer's first input in a step, runs on versions a publish or a
+  stop moved are migrated or ended; runs of paused journeys are hidden from the engine, and their timers
+  that fall due are held until the journey resumes.
+* After the events, the walks (walks.py) advance by a bounded batch of customers: segment refreshes,
+  scheduled entries, rollouts of publishes and stops. They write messages to the log, nothing else.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +38,8 @@ import orjson
 
 from rumbo.delivery.message import Profile, encode_order
 from rumbo.engine.commands import CancelTimer, EmitEvent, ScheduleTimer, Send
-from rumbo.engine.inputs import EventInput, Input, TimerFired
-from rumbo.engine.state import Customer
+from rumbo.engine.inputs import EventInput, Input, SegmentChange, TimerFired
+from rumbo.engine.state import Customer, Run
 from rumbo.engine.step import Engine
 from rumbo.errors import EngineError
 from rumbo.identity import merge_customers
@@ -38,6 +47,10 @@ from rumbo.records import Conversion, Decision, Record, Suppression, Transition
 from rumbo.replay.virtual import input_of
 from rumbo.runtime.codec import decode, encode
 from rumbo.runtime.intake import MERGE, iso
+from rumbo.runtime.lifecycle import Move, hold_timers, release_timers
+from rumbo.runtime.segments import SegmentRule
+from rumbo.runtime.setup import Setup
+from rumbo.runtime.walks import LIFECYCLE, SEGMENTS, Walks
 from rumbo.store.base import ConsentEntry, DueTimer, NewEvent, OutboxEntry, Step, StoredEvent
 from rumbo.store.errors import StoreConflict
 from rumbo.store.sql import SqlStore
@@ -45,6 +58,9 @@ from rumbo.store.sql import SqlStore
 log = logging.getLogger("rumbo.worker")
 
 _RECORDS = (Transition, Decision, Suppression, Conversion)
+# Segment changes one customer's step may feed: rules that contradict one another (a journey on entering
+# `a` sets a trait that takes the customer out of `a`) would otherwise flip memberships for ever.
+MAX_SEGMENT_CHANGES = 64
 
 
 @dataclass(slots=True)
@@ -57,11 +73,13 @@ class TickReport:
     steps: int = 0
     conflicts: int = 0
     sends: int = 0
+    segment_changes: int = 0
+    walked: int = 0  # customers the walks looked at
     refused: Counter[str] = field(default_factory=Counter)
 
     @property
     def idle(self) -> bool:
-        return not (self.events or self.timers or self.conflicts)
+        return not (self.events or self.timers or self.conflicts or self.walked)
 
 
 def outbox_entry(workspace: str, send: Send, customer: Customer, event: Any) -> OutboxEntry:
@@ -84,51 +102,135 @@ class _CustomerStep:
         self.consent: list[ConsentEntry] = []
         self.absorbs: str | None = None
         self.changed = False
+        self.segments_before = customer.segments
+        self.segment_changes = 0
 
-    def apply(self, inp: Input, event: Any, source: str, at: float) -> None:
+    def apply(
+        self, inp: Input, event: Any, source: str, at: float, keep: Callable[[Run], bool] | None = None
+    ) -> bool:
+        """Apply an input and what follows from it (emitted events, segment changes); False if the engine
+        refused it. `keep` limits the runs the engine sees to those it accepts."""
         worker, queue = self.worker, [(inp, event)]
         while queue:
             current, current_event = queue.pop(0)
             before = self.customer
-            try:
-                result = worker.engine.step(before, current, self.now)
-            except EngineError as exc:
-                worker.report.refused[type(exc).__name__] += 1
-                log.warning("customer %s: input %s refused: %s", before.id, current.id, exc)
+            if self._step(current, current_event, source, at, queue, keep) is None:
+                if current is inp:
+                    return False  # nothing followed from it
                 continue
-            after = result.customer
-            if after is not before:
-                self.changed = True
-                self.customer = after
-                if after.consent is not before.consent:
-                    self.consent_changes(before.consent, after.consent, source, at)
-            for command in result.commands:
-                if isinstance(command, _RECORDS):
-                    self.records.append(command)
-                elif isinstance(command, Send):
-                    self.outbox.append(outbox_entry(worker.workspace, command, after, current_event))
-                    worker.report.sends += 1
-                elif isinstance(command, ScheduleTimer):
-                    self.timers[(command.run, command.token)] = command
-                elif isinstance(command, CancelTimer):
-                    # A timer made and cancelled in this same step never reaches the store.
-                    if self.timers.pop((command.run, command.token), None) is None:
-                        self.cancelled[(command.run, command.token)] = command
-                elif isinstance(command, EmitEvent):
-                    message = {
-                        "type": "track",
-                        "event": command.event,
-                        "properties": dict(command.properties),
-                        "messageId": command.id,
-                        "timestamp": iso(command.at),
-                        "context": {"channel": "other", "library": {"name": "rumbo"}},
-                    }
-                    self.emitted.append(
-                        NewEvent(
-                            command.id, after.id, command.at, self.now, orjson.dumps(message, default=str)
-                        )
+            keep = None
+            segments = worker.setup.segments
+            if segments.rules:
+                name = current.name if isinstance(current, EventInput) else None
+                if affected := segments.affected(before, self.customer, name):
+                    self.judge_segments(source, at, queue, affected)
+        return True
+
+    def judge(self, source: str, at: float) -> None:
+        """Judge the segments again without an input (after a merge, or when a walk asks for it), and
+        apply what the changes lead to."""
+        queue: list[tuple[Input, Any]] = []
+        self.judge_segments(source, at, queue)
+        for inp, event in queue:  # events the journeys that the changes started emitted
+            self.apply(inp, event, source, at)
+
+    def judge_segments(
+        self,
+        source: str,
+        at: float,
+        queue: list[tuple[Input, Any]],
+        first: tuple[SegmentRule, ...] | None = None,
+    ) -> None:
+        """Feed the engine every membership the segment rules now contradict, one change at a time; the
+        first time round, only the rules in `first` (when given) are asked."""
+        worker = self.worker
+        rules, timezone = worker.setup.segments, worker.engine.policy.default_timezone
+        while (change := rules.first_change(self.customer, self.now, timezone, first)) is not None:
+            first = None  # a change may change any rule's answer
+            if self.segment_changes >= MAX_SEGMENT_CHANGES:
+                log.warning(
+                    "customer %s: segments still changing after %d changes for input %s; left as they are",
+                    self.customer.id,
+                    self.segment_changes,
+                    source,
+                )
+                return
+            self.segment_changes += 1
+            worker.report.segment_changes += 1
+            name, entered = change
+            inp = SegmentChange(name, entered, f"{source}:segment:{self.segment_changes}:{name}")
+            if self._step(inp, None, source, at, queue, None) is None:
+                return  # refused (a journey it starts ran away, say): tried again on the next input
+
+    def catch_up(self) -> None:
+        """Move or end the runs on versions that a publish or a stop left behind (lifecycle.py)."""
+        moves = self.worker.setup.lifecycle.moves
+        if not moves or not self.customer.runs:
+            return
+        for _ in range(len(moves) + 1):
+            due = [moves[r.of] for r in self.customer.runs.values() if r.of in moves]
+            if not due:
+                return
+            move = min(due, key=lambda m: (m.journey, m.to_version))
+            migrate = move.migrate()
+            if not self.apply(migrate, None, migrate.id, self.now, _runs_moved_by(move, moves)):
+                return
+
+    def _step(
+        self,
+        inp: Input,
+        event: Any,
+        source: str,
+        at: float,
+        queue: list[tuple[Input, Any]],
+        keep: Callable[[Run], bool] | None,
+    ) -> bool | None:
+        """One engine step; None if the engine refused the input. Runs of paused journeys (and those `keep`
+        rejects) are hidden from the engine and put back after it."""
+        worker, before = self.worker, self.customer
+        view, hidden = _hide_runs(before, worker.setup.lifecycle.paused, keep)
+        try:
+            result = worker.engine.step(view, inp, self.now)
+        except EngineError as exc:
+            worker.report.refused[type(exc).__name__] += 1
+            log.warning("customer %s: input %s refused: %s", before.id, inp.id, exc)
+            return None
+        after = result.customer
+        if after is not view:
+            if hidden:
+                after.runs = {**after.runs, **hidden}  # `after` is the engine's new copy: ours to change
+            self.changed = True
+            self.customer = after
+            if after.consent is not before.consent:
+                self.consent_changes(before.consent, after.consent, source, at)
+        for command in result.commands:
+            if isinstance(command, _RECORDS):
+                self.records.append(command)
+            elif isinstance(command, Send):
+                self.outbox.append(outbox_entry(worker.workspace, command, self.customer, event))
+                worker.report.sends += 1
+            elif isinstance(command, ScheduleTimer):
+                self.timers[(command.run, command.token)] = command
+            elif isinstance(command, CancelTimer):
+                # A timer made and cancelled in this same step never reaches the store.
+                if self.timers.pop((command.run, command.token), None) is None:
+                    self.cancelled[(command.run, command.token)] = command
+            elif isinstance(command, EmitEvent):
+                message = {
+                    "type": "track",
+                    "event": command.event,
+                    "properties": dict(command.properties),
+                    "messageId": command.id,
+                    "timestamp": iso(command.at),
+                    "context": {"channel": "other", "library": {"name": "rumbo"}},
+                }
+                self.emitted.append(
+                    NewEvent(
+                        command.id, self.customer.id, command.at, self.now, orjson.dumps(message, default=str)
                     )
-                    queue.append((EventInput(command.id, command.event, self.now, message), message))
+                )
+                queue.append((EventInput(command.id, command.event, self.now, message), message))
+        return after is not view
 
     def consent_changes(self, old: dict[str, bool], new: dict[str, bool], source: str, at: float) -> None:
         for scope, granted in new.items():
@@ -153,8 +255,12 @@ class _CustomerStep:
                 self.cancelled[(command.run, command.token)] = command
             elif isinstance(command, _RECORDS):
                 self.records.append(command)
+        # The merged customer's runs and memberships are the survivor's now: they are judged again.
+        self.catch_up()
+        self.judge(str(message["messageId"]), at)
 
     def step(self) -> Step:
+        before, after = self.segments_before, self.customer.segments
         return Step(
             self.worker.workspace,
             self.customer.id,
@@ -169,7 +275,38 @@ class _CustomerStep:
             events=self.emitted,
             absorbs=self.absorbs,
             consent=self.consent,
+            segments_entered=sorted(after - before) if after is not before else (),
+            segments_left=sorted(before - after) if after is not before else (),
         )
+
+
+def _hide_runs(
+    customer: Customer, paused: frozenset[str], keep: Callable[[Run], bool] | None
+) -> tuple[Customer, dict[str, Run]]:
+    """The customer as the engine may see it: without the runs of paused journeys, nor those `keep`
+    rejects; and the runs left out. The customer itself when nothing is left out (the common case)."""
+    if not (paused or keep) or not customer.runs:
+        return customer, {}
+    hidden = {
+        rid: run
+        for rid, run in customer.runs.items()
+        if run.of[0] in paused or (keep is not None and not keep(run))
+    }
+    if not hidden:
+        return customer, hidden
+    view = customer.copy()
+    view.runs = {rid: run for rid, run in customer.runs.items() if rid not in hidden}
+    return view, hidden
+
+
+def _runs_moved_by(move: Move, moves: Mapping[tuple[str, int], Move]) -> Callable[[Run], bool]:
+    """The runs a `Migrate` for `move` may see: every other journey's, and of its journey only those that
+    `move` is for (the engine's Migrate takes every run of the journey not on the target version)."""
+
+    def keep(run: Run) -> bool:
+        return run.of[0] != move.journey or moves.get(run.of) == move
+
+    return keep
 
 
 class Worker:
@@ -179,28 +316,46 @@ class Worker:
         self,
         store: SqlStore,
         workspace: str,
-        engine: Engine | Callable[[], Engine],
+        engine: Engine | Setup | Callable[[], Engine | Setup],
         *,
         batch_customers: int = 500,
         events_per_customer: int = 100,
         timer_lease: float = 60.0,
+        walk_batch: int = 500,
     ) -> None:
         self.store, self.workspace = store, workspace
         self._source = engine
-        self.engine = engine if isinstance(engine, Engine) else engine()
+        self.setup = self._setup_of(engine if isinstance(engine, Engine | Setup) else engine())
+        self._applied: Setup | None = None  # the setup whose lifecycle the held timers were last matched to
         self.batch_customers = batch_customers
         self.events_per_customer = events_per_customer
         self.timer_lease = timer_lease
+        self.walks = Walks(store, workspace, batch=walk_batch)
         self.report = TickReport()
 
+    @property
+    def engine(self) -> Engine:
+        return self.setup.engine
+
+    def _setup_of(self, source: Engine | Setup) -> Setup:
+        if isinstance(source, Setup):
+            return source
+        known: Setup | None = getattr(self, "setup", None)
+        return known if known is not None and known.engine is source else Setup.of(source)
+
     def tick(self, now: float) -> TickReport:
-        """Fire due timers, then process pending events; commit; say what was done."""
+        """Fire due timers, process pending events, advance the walks; commit; say what was done."""
         self.report = TickReport()
         # A callable source is asked once a tick, so a publish shows from the next tick on.
-        if not isinstance(self._source, Engine):
-            self.engine = self._source()
+        if not isinstance(self._source, Engine | Setup):
+            self.setup = self._setup_of(self._source())
+        if self.setup is not self._applied:
+            # Timers held for journeys that are no longer paused fire now (lifecycle.py).
+            release_timers(self.store, self.workspace, self.setup.lifecycle.paused)
+            self._applied = self.setup
         self._fire_timers(now)
         self._process_events(now)
+        self.report.walked = self.walks.tick(self.setup, now)
         return self.report
 
     def run_until_idle(self, now: Callable[[], float], max_ticks: int = 1_000_000) -> int:
@@ -224,16 +379,25 @@ class Worker:
         for timer in due:
             by_customer[timer.customer].append(timer)
         states = self.store.load_states(self.workspace, by_customer)
-        steps = []
+        paused = self.setup.lifecycle.paused
+        steps, held = [], []
         for customer_id, timers in by_customer.items():
             work = self._start(customer_id, states.get(customer_id), now)
             for timer in timers:
-                # The fired timer is removed in the same transaction; the engine ignores a stale token.
+                run = work.customer.runs.get(timer.run)
+                if run is not None and run.journey in paused and run.timer == timer.token:
+                    held.append((customer_id, timer.run, timer.token, run.journey))
+                    continue
+                # The fired timer is removed in the same transaction.
                 work.cancelled[(timer.run, timer.token)] = CancelTimer(customer_id, timer.run, timer.token)
-                work.apply(TimerFired(timer.run, timer.token), None, f"timer:{timer.run}:{timer.token}", now)
                 self.report.timers += 1
-            steps.append(work.step())
+                if run is None or run.timer != timer.token:
+                    continue  # the run ended or moved on (a migration, a stop) and cancelled it
+                work.apply(TimerFired(timer.run, timer.token), None, f"timer:{timer.run}:{timer.token}", now)
+            if work.changed or work.cancelled:
+                steps.append(work.step())
         self._commit(steps)
+        hold_timers(self.store, self.workspace, held)
 
     # ---- events ------------------------------------------------------------------------------------
     def _process_events(self, now: float) -> None:
@@ -254,7 +418,8 @@ class Worker:
         work = self._start(customer_id, stored, now)
         for event in events:
             message = orjson.loads(event.body)
-            if message.get("type") == MERGE:
+            kind = message.get("type")
+            if kind == MERGE:
                 if work.absorbs is not None or work.processed:
                     break  # one merge per step, and it applies to the state before the events after it
                 work.merge(message, event.at)
@@ -263,6 +428,11 @@ class Worker:
                 continue
             work.processed.append(event.seq)
             self.report.events += 1
+            if kind == SEGMENTS:  # a walk found this customer's memberships out of date
+                work.judge(event.message_id, event.at)
+                continue
+            if kind == LIFECYCLE:  # a walk found runs to move: `_start` moved them
+                continue
             try:
                 inp = input_of(message, event.at)
             except (ValueError, KeyError) as exc:
@@ -278,7 +448,9 @@ class Worker:
         self.report.customers += 1
         if stored is None:
             return _CustomerStep(self, Customer(customer_id), 0, now)
-        return _CustomerStep(self, decode(customer_id, stored.state), stored.version, now)
+        work = _CustomerStep(self, decode(customer_id, stored.state), stored.version, now)
+        work.catch_up()
+        return work
 
     def _commit(self, steps: list[Step]) -> None:
         for result in self.store.commit_steps(steps):

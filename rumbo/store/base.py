@@ -136,6 +136,7 @@ class Step:
     `events` are events the step itself produced (emitted by a journey), logged as already processed.
     `absorbs` names a customer merged into this one: its state is deleted, and its timers and unprocessed
     events become this customer's. `consent` are the consent changes the step made, for the history.
+    `segments_entered` and `segments_left` are the segment memberships the step began and ended.
     """
 
     workspace: str
@@ -151,6 +152,8 @@ class Step:
     events: Sequence[NewEvent] = ()
     absorbs: str | None = None
     consent: Sequence[ConsentEntry] = ()
+    segments_entered: Sequence[str] = ()
+    segments_left: Sequence[str] = ()
 
 
 class Store(Protocol):

@@ -384,11 +384,24 @@ class SqlStore(ABC):
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (ws, customer, change.scope, change.granted, change.source, change.at),
             )
+        for segment in step.segments_entered:
+            tx.execute(
+                "INSERT INTO segment_members (workspace, customer, segment, entered_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (workspace, customer, segment) DO NOTHING",
+                (ws, customer, segment, step.at),
+            )
+        for segment in step.segments_left:
+            tx.execute(
+                "DELETE FROM segment_members WHERE workspace = ? AND customer = ? AND segment = ?",
+                (ws, customer, segment),
+            )
 
     def _absorb(self, tx: Tx, ws: str, survivor: str, merged: str) -> None:
         """The merged customer's state is gone; its history, timers, unprocessed events, messages and records
         are the survivor's (the history follows the person)."""
         tx.execute("DELETE FROM customer_state WHERE workspace = ? AND customer = ?", (ws, merged))
+        # The survivor's step writes the memberships of the merged state; the merged customer keeps none.
+        tx.execute("DELETE FROM segment_members WHERE workspace = ? AND customer = ?", (ws, merged))
         for table in ("timers", "events", "outbox", "records", "consent_log"):
             moved = f"UPDATE {table} SET customer = ? WHERE workspace = ? AND customer = ?"
             tx.execute(moved, (survivor, ws, merged))
@@ -421,7 +434,7 @@ class SqlStore(ABC):
             rows = tx.rows(
                 "UPDATE timers SET claimed_until = ? WHERE (workspace, customer, run, token) IN ("
                 " SELECT workspace, customer, run, token FROM timers WHERE workspace = ? AND due_at <= ?"
-                " AND (claimed_until IS NULL OR claimed_until <= ?)"
+                " AND (claimed_until IS NULL OR claimed_until <= ?) AND held IS NULL"
                 f" ORDER BY due_at LIMIT ?{self.skip_locked}) RETURNING {_TIMER_COLUMNS}",
                 (now + lease, workspace, now, now, limit),
             )

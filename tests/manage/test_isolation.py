@@ -33,6 +33,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("/api/v1/journeys", "POST"): {"document": journey_text("secret-journey")},
     ("/api/v1/journeys/{journey}/draft", "PUT"): {"document": journey_text("secret-journey")},
     ("/api/v1/journeys/{journey}/publish", "POST"): {},
+    ("/api/v1/journeys/{journey}/start", "POST"): {"customer": "secret-customer"},
     ("/api/v1/segments/{name}", "PUT"): {"rule": "true"},
     ("/api/v1/offers/{name}", "PUT"): {"value": 1},
     ("/api/v1/templates/{name}", "PUT"): {"channel": "sms", "parts": {"text": "b"}},
