@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -11,9 +13,16 @@ from rumbo.cli.main import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def subcommand(group: click.Group, name: str) -> click.Command:
+    command = group.get_command(click.Context(group), name)  # subcommands are imported when asked for
+    assert command is not None, f"{name} is listed but cannot be loaded"
+    return command
+
+
 def commands(group: click.Group, prefix: str = "rumbo") -> list[str]:
     found = []
-    for name, command in group.commands.items():
+    for name in group.list_commands(click.Context(group)):
+        command = subcommand(group, name)
         found.append(f"{prefix} {name}")
         if isinstance(command, click.Group):
             found.extend(commands(command, f"{prefix} {name}"))
@@ -32,5 +41,13 @@ def test_every_command_has_help() -> None:
         group: click.Command = main
         for part in parts:
             assert isinstance(group, click.Group)
-            group = group.commands[part]
+            group = subcommand(group, part)
         assert group.help, f"{name} has no help text"
+
+
+def test_starting_a_command_does_not_import_the_analyses() -> None:
+    """`rumbo serve` and the rest start without pandas, DuckDB or matplotlib, which only the analyses use."""
+    heavy = "('pandas', 'duckdb', 'matplotlib')"
+    code = f"import sys, rumbo.cli.main; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
