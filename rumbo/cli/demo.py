@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from rumbo.demo.run import print_summary, run_demo
+from rumbo.demo.errors import DemoError
+from rumbo.demo.run import run_demo
+from rumbo.demo.summary import print_summary
 
 
 @click.command()
@@ -19,13 +21,20 @@ from rumbo.demo.run import print_summary, run_demo
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Data directory for the demo [default: $RUMBO_HOME/demo, RUMBO_HOME defaulting to ./rumbo-data]",
+    help="Data directory for the demo, emptied first [default: $RUMBO_HOME/demo, RUMBO_HOME defaulting to "
+    "./rumbo-data]",
 )
 def demo(customers: int, days: int, seed: int, home: Path | None) -> None:
-    """Generate customers with 90 days of multi-channel behaviour, run the example journeys over them on
-    virtual time, archive every record, and summarise what happened."""
+    """Run the whole platform on a synthetic customer base: a fresh workspace with the example journeys,
+    customers with 90 days of multi-channel behaviour sent through the HTTP API, the journeys run on
+    accelerated time, messages delivered to a local SMTP server and to files, every record archived, and a
+    summary of what happened."""
     if customers < 1 or days < 1:
         raise click.BadParameter("--customers and --days must be at least 1")
     target = home or Path(os.environ.get("RUMBO_HOME", "rumbo-data")) / "demo"
     console = Console(width=max(Console().width, 110))  # the summary tables need the room, even when piped
-    print_summary(run_demo(target, customers, days, seed, console), console)
+    try:
+        result = run_demo(target.absolute(), customers, days, seed, console)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    print_summary(result, console)

@@ -23,6 +23,7 @@ ZONE_OFFSETS = {
     "America/Los_Angeles": -8,
     "Asia/Tokyo": 9,
 }
+FIRST_NAMES = ("Ana", "Ben", "Carla", "Dev", "Elena", "Farid", "Grace", "Hiro", "Inés", "Jon", "Kemi", "Luca")
 CATALOGUE = {  # category -> (price range, complementary categories)
     "cameras": ((250, 900), ("lenses", "memory_cards")),
     "phones": ((200, 800), ("cases", "memory_cards")),
@@ -64,7 +65,8 @@ def _season(day: float) -> float:
 
 
 class Population:
-    """Yields Segment-shaped messages, and rumbo replay lines, in no particular order."""
+    """Yields Segment-shaped messages, and rumbo replay lines, in no particular order, all before the end of
+    the period (an order or a survey the model would place after it is left out)."""
 
     def __init__(self, customers: int, days: int, start: float, seed: int = 7) -> None:
         self.customers = customers
@@ -75,8 +77,11 @@ class Population:
 
     def messages(self) -> Iterator[dict[str, Any]]:
         rng = random.Random(self.seed)
+        end = self.start + self.days * DAY
         for index in range(self.customers):
-            yield from self._customer(rng, index)
+            for message in self._customer(rng, index):
+                if message["timestamp"] < end:
+                    yield message
 
     def _id(self, user: str) -> str:
         self.count += 1
@@ -89,7 +94,7 @@ class Population:
             "userId": user,
             "event": name,
             "timestamp": at,
-            "channel": channel,
+            "context": {"channel": channel},
             "properties": properties,
         }
 
@@ -112,6 +117,7 @@ class Population:
         first_day = rng.uniform(0, self.days * 0.8) if segment.name == "new" else 0.0
         subscriber = rng.random() < 0.2
         traits: dict[str, Any] = {
+            "first_name": rng.choice(FIRST_NAMES),
             "email": f"{user}@example.com",
             "timezone": zone,
             "segment": segment.name,

@@ -1,32 +1,53 @@
-"""The demo's work: journeys, a synthetic population on virtual time, the archive, and a summary."""
+"""The demo's work: the whole platform, for real, on a synthetic customer base and accelerated time.
+
+1. A fresh data directory: SQLite store, the workspace `default`, the example journeys live in it.
+2. The synthetic population (population.py), cut into simulated hours (feed.py).
+3. rumbo's HTTP API (`create_app`) under uvicorn on 127.0.0.1 and the worker (`Service`) in this process,
+   on the demo's clock (clock.py); two relays in processes of their own (relay.py); a local SMTP server
+   and SMS/push provider in another (sinks.py).
+4. Hour by hour: move the clock to the end of the hour, post the hour's events over HTTP, append the
+   runtime's own inputs, and wait until the worker has processed every event and every timer due. Sends
+   become due in the outbox as the worker commits them, and the relays deliver them meanwhile.
+5. Archive the store (archive.py) while the relays finish the outbox, then the rest; read the summary
+   from the store and from what the local servers received (summary.py).
+"""
 
 from __future__ import annotations
 
 import shutil
-from collections import Counter
-from dataclasses import dataclass, field
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 import rumbo
 from rumbo.analytics.archive import Archive
-from rumbo.demo.population import Population
-from rumbo.engine.commands import Send
-from rumbo.engine.policy import Policy
-from rumbo.engine.step import Engine
+from rumbo.delivery.relay import RoundStats
+from rumbo.demo.archive import archive_store
+from rumbo.demo.clock import SharedClock
+from rumbo.demo.errors import DemoError
+from rumbo.demo.feed import Feeder, hourly
+from rumbo.demo.population import DAY, Population
+from rumbo.demo.processes import ChildProcess, cpu_seconds
+from rumbo.demo.relay import export_inbox, relay_process, write_settings
+from rumbo.demo.server import serving
+from rumbo.demo.sinks import FILES, SinkCounts, Sinks
+from rumbo.demo.summary import DemoResult, collect, outbox_counts
 from rumbo.journey.load import load_journeys
-from rumbo.journey.model import Journey, SplitNode
-from rumbo.records import Conversion, Decision, Delivery, Suppression, Transition, record_kind, record_to_dict
-from rumbo.replay.summary import JourneySummary, summarize
-from rumbo.replay.virtual import VirtualRuntime, customer_of, event_time, input_of
+from rumbo.runtime.service import Service, ServiceConfig
+from rumbo.server.app import create_app
+from rumbo.store.sql import SqlStore
 
 START = 1_772_409_600.0  # 2026-03-02 00:00 UTC, a Monday
 PACKAGE_EXAMPLES = Path(rumbo.__file__).parent / "_examples" / "journeys"
 CHECKOUT_EXAMPLES = Path(rumbo.__file__).parent.parent / "examples" / "journeys"
+HEALTH_CHECK = 5.0  # seconds between looks at the helper processes while waiting on the worker
+# Relay processes: each is bound to one core by its interpreter lock; two keep up with the runtime, and
+# finish the outbox on both cores once the simulated days are done. Their leases keep them apart.
+RELAYS = 2
 
 
 def example_journeys() -> Path:
@@ -34,175 +55,143 @@ def example_journeys() -> Path:
     return CHECKOUT_EXAMPLES if CHECKOUT_EXAMPLES.is_dir() else PACKAGE_EXAMPLES
 
 
-@dataclass(slots=True)
-class DemoResult:
-    home: Path
-    journeys: list[Journey]
-    customers: int
-    events: int
-    inputs: int
-    summaries: dict[str, JourneySummary]
-    sends_per_customer: Counter[int] = field(default_factory=Counter)
-    suppressed: Counter[str] = field(default_factory=Counter)
-    refused: int = 0
-    archive_rows: dict[str, int] = field(default_factory=dict)
+def _fresh(home: Path) -> None:
+    if home.exists():
+        if not home.is_dir():
+            raise DemoError(f"{home} is a file; give --home a directory (it is emptied first)")
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+
+
+def _pending_due(store: SqlStore, workspace: str, now: float) -> int:
+    rows = store._query(
+        "SELECT COUNT(*) FROM outbox WHERE workspace = ? AND status = 'pending' AND due_at <= ?",
+        (workspace, now),
+    )
+    return int(rows[0][0])
+
+
+def _wait_idle(service: Service, helpers: Sequence[Sinks | ChildProcess]) -> None:
+    """Wait for the worker, looking at the helper processes now and then: a crash there stops the demo."""
+    while not service.wait_idle(HEALTH_CHECK):
+        for helper in helpers:
+            helper.check()
 
 
 def run_demo(home: Path, customers: int, days: int, seed: int, console: Console) -> DemoResult:
     """Run the whole demo into `home` (emptied first) and return what happened."""
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
+    began = time.perf_counter()
+    timings: dict[str, float] = {}
+    _fresh(home)
     journeys = load_journeys([example_journeys()])
     console.print(
-        f"[bold]rumbo demo[/] · {len(journeys)} journeys from {example_journeys()} · data in {home}"
+        f"[bold]rumbo demo[/] · {customers:,} customers × {days} days · {len(journeys)} journeys from "
+        f"{example_journeys()} · data in {home}"
     )
-    population = Population(customers, days, START, seed)
-    with Progress(
+    end = START + days * DAY
+    progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-        transient=False,
-    ) as progress:
+    )
+    with progress, ExitStack() as stack:
         task = progress.add_task(f"generating {customers:,} customers × {days} days", total=customers)
         messages = []
-        for message in population.messages():
+        for message in Population(customers, days, START, seed).messages():
             messages.append(message)
             if message["type"] == "identify":
                 progress.advance(task)
-        messages.sort(key=event_time)
-        runtime = VirtualRuntime(Engine(journeys, Policy(workspace="demo")))
-        task = progress.add_task("running the journeys on virtual time", total=len(messages))
-        for i, message in enumerate(messages):
-            at = event_time(message)
-            runtime.send(customer_of(message), input_of(message, at), at)
-            if i % 5000 == 4999:
-                progress.advance(task, 5000)
-        runtime.advance_to(START + days * 86400)
-        progress.update(task, completed=len(messages))
-        task = progress.add_task("writing the analytics archive", total=2)
-        rows = write_archive(Archive(home / "archive"), messages, runtime)
-        progress.update(task, completed=2)
-    result = DemoResult(
-        home,
-        journeys,
-        customers,
-        len(messages),
-        runtime.inputs,
-        summarize(runtime.commands, runtime.customers),
-        refused=len(runtime.refusals),
-        archive_rows=rows,
-    )
-    per_customer = Counter(c.customer for c in runtime.commands if isinstance(c, Send))
-    result.sends_per_customer = Counter(per_customer[c] for c in runtime.customers)
-    result.suppressed = Counter(c.reason for c in runtime.commands if isinstance(c, Suppression))
+        slices = list(hourly(messages, START, end))
+        del messages
+        timings["generate"] = time.perf_counter() - began
+
+        clock = SharedClock.create(home, START)
+        stack.callback(clock.close)
+        # The worker works when the demo wakes it (each simulated hour) rather than polling in between,
+        # which would take hours half-posted and double its passes.
+        config = ServiceConfig(home=home, journeys=[example_journeys()], idle_sleep=1.0)
+        service = Service(config, clock=clock)
+        service.start()
+        stack.callback(service.stop)
+        keys = service.created
+        if keys is None:
+            raise DemoError(f"{home} already held a workspace; the demo needs an empty data directory")
+        workspace = keys.workspace
+        store = service.connect()
+        stack.callback(store.close)
+        sinks = Sinks(home)
+        sinks.start()
+        sink_counts: list[SinkCounts] = []
+        stack.callback(lambda: sink_counts.append(sinks.stop()))
+        settings = write_settings(home, sinks)
+        relays = [relay_process(home, settings, workspace, clock) for _ in range(RELAYS)]
+        relays_stop = stack.enter_context(ExitStack())
+        for relay in relays:
+            relay.start()
+            relays_stop.callback(relay.stop)
+        helpers: list[Sinks | ChildProcess] = [*relays, sinks]
+
+        started = time.perf_counter()
+        task = progress.add_task(f"running {days} days on accelerated time", total=len(slices))
+        with serving(create_app(service)) as url:
+            feeder = Feeder(url, keys.write_key)
+            stack.callback(feeder.close)
+            for number, piece in enumerate(slices, 1):
+                clock.advance_to(piece.end)
+                feeder.post(piece.batches)
+                if piece.runtime:
+                    store.append_events(workspace, piece.runtime)
+                _wait_idle(service, helpers)
+                if number % 24 == 0 or number == len(slices):
+                    counts = outbox_counts(store, workspace)
+                    progress.update(
+                        task,
+                        completed=number,
+                        description=f"day {number // 24:>3} of {days} · "
+                        f"{feeder.accepted:>9,} events over HTTP · {sum(counts.values()):>7,} sends · "
+                        f"{counts.get('sent', 0):>7,} delivered",
+                    )
+        timings["run"] = time.perf_counter() - started
+
+        # Most of the archive is written while the relay delivers what is left, the rest once it is done.
+        started = time.perf_counter()
+        task = progress.add_task("archiving while the last messages go out", total=None)
+        archive = Archive(home / "archive")
+        archived = archive_store(store, workspace, archive)
+        timings["archive"] = time.perf_counter() - started
+        waiting = _pending_due(store, workspace, clock())
+        progress.update(task, description="delivering what is left in the outbox", total=waiting, completed=0)
+        while (left := _pending_due(store, workspace, clock())) > 0:
+            progress.update(task, completed=waiting - left)
+            for helper in helpers:
+                helper.check()
+            time.sleep(0.2)
+        progress.update(task, completed=waiting)
+        relays_stop.pop_all()
+        relay_stats = RoundStats()
+        for relay in relays:
+            relay_stats.add(RoundStats(**relay.stop()))
+        _wait_idle(service, [sinks])  # the last rounds' message_sent events
+        timings["deliver"] = time.perf_counter() - started - timings["archive"]
+
+        started = time.perf_counter()
+        archived = archive_store(store, workspace, archive, archived)
+        inbox = export_inbox(store, workspace, home / FILES / "inbox.jsonl")
+        timings["archive"] += time.perf_counter() - started
+        result = collect(store, workspace, example_journeys(), journeys, home, days)
+    result.sinks = sink_counts[0] if sink_counts else SinkCounts()
+    result.relay = relay_stats
+    result.inbox_exported = inbox
+    result.archive_rows = dict(archived.rows)
+    result.keys = keys
+    result.events_posted = feeder.accepted
+    result.runtime_inputs = sum(len(piece.runtime) for piece in slices)
+    result.timings = {**timings, "total": time.perf_counter() - began}
+    result.cpu = {
+        "demo process": cpu_seconds(),
+        "relays": sum(relay.cpu for relay in relays),
+        "SMTP and provider servers": sinks.process.cpu,
+    }
     return result
-
-
-def write_archive(
-    archive: Archive, messages: list[dict[str, Any]], runtime: VirtualRuntime
-) -> dict[str, int]:
-    """Events, transitions, decisions, suppressions, conversions and (queued) deliveries as Parquet."""
-    events = [
-        {
-            "workspace": "demo",
-            "customer": customer_of(m),
-            "messageId": m["messageId"],
-            "type": m["type"],
-            "event": m.get("event"),
-            "userId": m.get("userId"),
-            "channel": m.get("channel", "other"),
-            "timestamp": event_time(m),
-            "received_at": event_time(m),
-            "properties": m.get("properties"),
-            "traits": m.get("traits"),
-            "context": m.get("context"),
-        }
-        for m in messages
-        if not str(m["type"]).startswith("rumbo:")
-    ]
-    grouped: dict[str, list[dict[str, Any]]] = {"event": events}
-    for command in runtime.commands:
-        if isinstance(command, Transition | Decision | Suppression | Conversion):
-            grouped.setdefault(record_kind(command), []).append(record_to_dict(command))
-        elif isinstance(command, Send):
-            # Nothing is delivered in the demo yet: each send is recorded as queued for its channel.
-            delivery = Delivery(
-                "demo",
-                command.customer,
-                command.journey,
-                command.version,
-                command.run,
-                command.node,
-                command.key,
-                command.channel,
-                command.template,
-                command.variant,
-                "queued",
-                command.at,
-            )
-            grouped.setdefault("delivery", []).append(record_to_dict(delivery))
-    for kind, rows in grouped.items():
-        archive.append(kind, rows)
-    return {kind: len(rows) for kind, rows in grouped.items()}
-
-
-def print_summary(result: DemoResult, console: Console) -> None:
-    """Per journey entered/converted/exited, per-node counts, the A/B outcome, messages and suppressions."""
-    table = Table(title="Journeys", title_justify="left")
-    for column in ("journey", "entered", "converted", "rate", "value", "exited", "waiting", "sends"):
-        table.add_column(column, justify="left" if column == "journey" else "right", no_wrap=True)
-    for journey in result.journeys:
-        s = result.summaries.get(journey.id) or JourneySummary(journey.id)
-        has_goal = journey.goal is not None
-        rate = f"{s.converted / s.entered:.1%}" if s.entered and has_goal else "–"
-        table.add_row(
-            journey.id,
-            f"{s.entered:,}",
-            f"{s.converted:,}" if has_goal else "–",
-            rate,
-            f"{s.value:,.0f}" if has_goal else "–",
-            f"{sum(s.exited.values()):,}",
-            f"{s.waiting:,}",
-            f"{sum(s.sends.values()):,}",
-        )
-    console.print(table)
-    nodes = Table(title="Per node: customers who reached it", title_justify="left")
-    nodes.add_column("journey")
-    nodes.add_column("nodes (reached)")
-    for journey in result.journeys:
-        reached = result.summaries.get(journey.id) or JourneySummary(journey.id)
-        nodes.add_row(journey.id, " · ".join(f"{n} {reached.node_entered[n]:,}" for n in journey.nodes))
-    console.print(nodes)
-    for journey in result.journeys:
-        tested = result.summaries.get(journey.id)
-        splits = [n for n in journey.nodes.values() if isinstance(n, SplitNode)]
-        if tested is None or not splits:
-            continue
-        ab = Table(title=f"A/B test in {journey.id} (split '{splits[0].id}')", title_justify="left")
-        for column in ("arm", "runs", "converted", "rate"):
-            ab.add_column(column, justify="right" if column != "arm" else "left")
-        for variant, runs in sorted(tested.variant_runs.items()):
-            won = tested.variant_conversions[variant]
-            ab.add_row(variant, f"{runs:,}", f"{won:,}", f"{won / runs:.1%}" if runs else "–")
-        console.print(ab)
-    total_sends = sum(k * v for k, v in result.sends_per_customer.items())
-    weeks = 90 / 7
-    console.print(
-        f"Messages: {total_sends:,} to {result.customers:,} customers — "
-        f"{total_sends / result.customers:.2f} per customer, "
-        f"{total_sends / result.customers / weeks:.2f} per customer per week; "
-        f"most to one customer: {max(result.sends_per_customer, default=0)}"
-    )
-    suppressed = ", ".join(f"{k} {v:,}" for k, v in result.suppressed.most_common()) or "none"
-    console.print(f"Sends held back by the gate: {suppressed}")
-    console.print(f"{result.events:,} events → {result.inputs:,} engine inputs; {result.refused} refused")
-    archive = result.home / "archive"
-    console.print("\n[bold]Where to look next[/]")
-    console.print(f"  rumbo analyze experiment --archive {archive}")
-    console.print(f"  rumbo analyze attribution --archive {archive} --model markov")
-    console.print(f"  rumbo analyze clv --archive {archive}")
-    console.print(f"  rumbo journey graph {example_journeys() / 'cart-recovery.yaml'}")
-    console.print("  docs/journeys.md — write your own journey; docs/engine.md — how the engine decides")

@@ -61,6 +61,10 @@ class Service:
         self._relay_thread: threading.Thread | None = None
         self.created: WorkspaceKeys | None = None  # the default workspace, when this start created it
         self.processed = 0
+        # Worker passes: how many began, and the last that found nothing to do (see `wait_idle`).
+        self._passes = threading.Condition()
+        self._pass_started = self._pass_idle = 0
+        self._wake = threading.Event()
 
     # ---- stores ------------------------------------------------------------------------------------
     def connect(self) -> SqlStore:
@@ -104,8 +108,22 @@ class Service:
             self._relay_thread = threading.Thread(target=self._deliver, name="rumbo-relay", daemon=True)
             self._relay_thread.start()
 
+    def wake(self) -> None:
+        """Cut the worker's idle sleep short: something is waiting (new events, a clock moved forward)."""
+        self._wake.set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until a worker pass that began after this call found nothing to do: every event appended and
+        every timer due before the call has been processed. False if `timeout` ran out first (or the service
+        runs no worker). A caller that moves the service's clock (accelerated time) calls it between moves."""
+        with self._passes:
+            target = self._pass_started + 1
+            self._wake.set()
+            return self._passes.wait_for(lambda: self._pass_idle >= target, timeout)
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         for thread in (self._worker_thread, self._relay_thread):
             if thread is not None:
                 thread.join()
@@ -134,7 +152,11 @@ class Service:
     def _work_on(self, store: SqlStore) -> None:
         workers: dict[str, Worker] = {}
         while not self._stop.is_set():
-            busy = False
+            busy = failed = False
+            self._wake.clear()  # a wake from here on cuts this pass's idle sleep short
+            with self._passes:
+                self._pass_started += 1
+                this_pass = self._pass_started
             try:
                 for workspace in store.workspaces():
                     worker = workers.get(workspace)
@@ -147,6 +169,10 @@ class Service:
                     busy = busy or not report.idle
             except Exception:  # the loop must survive a bad moment (a database restart, say) and retry
                 log.exception("worker tick failed; retrying")
-                busy = False
+                failed = True
             if not busy:
-                self._stop.wait(self.config.idle_sleep)
+                if not failed:
+                    with self._passes:
+                        self._pass_idle = this_pass
+                        self._passes.notify_all()
+                self._wake.wait(self.config.idle_sleep)

@@ -14,6 +14,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -41,7 +42,25 @@ class SmtpSettings:
 # Replies about the session's security rather than the message: 530 STARTTLS or authentication required,
 # 534/538 a stronger mechanism or encryption required, 535 bad credentials.
 _SETTINGS_CODES = frozenset({530, 534, 535, 538})
-_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+class _Headers(HeaderRegistry):
+    """The standard header classes, each made once. The standard registry builds a new class for every
+    header it parses, which was most of the time it took to build an email."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+_POLICY = policy.SMTP.clone(max_line_length=998, header_factory=_Headers())
 
 
 def build_email(message: Message, settings: SmtpSettings) -> EmailMessage:

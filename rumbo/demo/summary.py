@@ -1,0 +1,293 @@
+"""What the demo did, read back from the store and from what the local servers received, and printed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from rumbo.delivery.message import decode_order
+from rumbo.delivery.relay import RoundStats
+from rumbo.demo.sinks import FILES, MAILBOX, SinkCounts
+from rumbo.engine.commands import Send
+from rumbo.engine.state import Customer
+from rumbo.journey.model import Journey, SplitNode
+from rumbo.records import Conversion, Suppression, Transition
+from rumbo.replay.summary import JourneySummary, summarize
+from rumbo.runtime.codec import decode
+from rumbo.store.base import WorkspaceKeys
+from rumbo.store.sql import SqlStore
+
+_SUMMARISED = {"transition": Transition, "conversion": Conversion, "suppression": Suppression}
+CHANNELS = ("email", "sms", "push", "offline", "inbox")
+
+
+@dataclass(slots=True)
+class DemoResult:
+    home: Path
+    journeys_dir: Path
+    journeys: list[Journey]
+    days: int
+    customers: int
+    summaries: dict[str, JourneySummary]
+    sends_per_customer: Counter[int] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)  # sends the gate held back for good, by reason
+    deferred: Counter[str] = field(default_factory=Counter)  # sends it moved later, by reason
+    delivered: Counter[str] = field(default_factory=Counter)  # outbox entries the relay sent, by channel
+    failed: Counter[str] = field(default_factory=Counter)  # outbox entries that failed for good, by channel
+    pending: int = 0  # outbox entries still waiting (a retry due after the period)
+    files: Counter[str] = field(default_factory=Counter)  # lines written per channel file
+    events_stored: int = 0
+    events_posted: int = 0
+    runtime_inputs: int = 0
+    unprocessed: int = 0
+    dead_letters: int = 0
+    example_customer: str | None = None
+    sinks: SinkCounts = field(default_factory=SinkCounts)
+    relay: RoundStats = field(default_factory=RoundStats)
+    inbox_exported: int = 0
+    archive_rows: dict[str, int] = field(default_factory=dict)
+    keys: WorkspaceKeys | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # processor seconds per process
+
+    @property
+    def sends(self) -> int:
+        return sum(k * v for k, v in self.sends_per_customer.items())
+
+
+def outbox_counts(store: SqlStore, workspace: str) -> dict[str, int]:
+    """Outbox entries by status (pending, sent, failed)."""
+    rows = store._query(
+        "SELECT status, COUNT(*) FROM outbox WHERE workspace = ? GROUP BY status", (workspace,)
+    )
+    return {str(status): int(count) for status, count in rows}
+
+
+def _records(store: SqlStore, workspace: str) -> Iterator[Transition | Conversion | Suppression]:
+    last = 0
+    while True:
+        rows = store._query(
+            "SELECT id, kind, body FROM records WHERE workspace = ? AND id > ? "
+            "AND kind IN ('transition', 'conversion', 'suppression') ORDER BY id LIMIT 100000",
+            (workspace, last),
+        )
+        if not rows:
+            return
+        last = int(rows[-1][0])
+        for _, kind, body in rows:
+            yield _SUMMARISED[kind](**orjson.loads(body))
+
+
+def _lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with path.open("rb") as file:
+        return sum(1 for _ in file)
+
+
+def collect(
+    store: SqlStore, workspace: str, journeys_dir: Path, journeys: list[Journey], home: Path, days: int
+) -> DemoResult:
+    """Everything the summary shows, from the store's tables and the files delivery wrote."""
+    sends: list[Send] = [
+        decode_order(bytes(body)).send
+        for (body,) in store._query("SELECT body FROM outbox WHERE workspace = ?", (workspace,))
+    ]
+    customers: dict[str, Customer] = {
+        customer: decode(customer, bytes(state))
+        for customer, state in store._query(
+            "SELECT customer, state FROM customer_state WHERE workspace = ?", (workspace,)
+        )
+    }
+    records = list(_records(store, workspace))
+    summaries = summarize([*records, *sends], customers)
+    result = DemoResult(home, journeys_dir, journeys, days, len(customers), summaries)
+    per_customer = Counter(send.customer for send in sends)
+    result.sends_per_customer = Counter(per_customer[c] for c in customers)
+    for record in records:
+        if isinstance(record, Suppression):
+            (result.dropped if record.deferred_until is None else result.deferred)[record.reason] += 1
+    for channel, status, count in store._query(
+        "SELECT channel, status, COUNT(*) FROM deliveries WHERE workspace = ? GROUP BY channel, status",
+        (workspace,),
+    ):
+        if status == "sent":
+            result.delivered[channel] += count
+        elif status == "failed":
+            result.failed[channel] += count
+    result.pending = outbox_counts(store, workspace).get("pending", 0)
+    for channel in ("sms", "push"):
+        result.files[channel] = _lines(home / FILES / f"{channel}.jsonl")
+    result.files["offline"] = _lines(home / FILES / workspace / "offline.jsonl")
+    result.events_stored, result.unprocessed = (
+        int(v or 0)
+        for v in store._query(
+            "SELECT COUNT(*), SUM(processed_at IS NULL) FROM events WHERE workspace = ?", (workspace,)
+        )[0]
+    )
+    result.dead_letters = int(
+        store._query("SELECT COUNT(*) FROM dead_letters WHERE workspace = ?", (workspace,))[0][0]
+    )
+    if per_customer:
+        # Someone with a full story to look at: the customer who got the most messages.
+        customer, _ = per_customer.most_common(1)[0]
+        user = store._query(
+            "SELECT value FROM identities WHERE workspace = ? AND customer = ? AND kind = 'user_id'",
+            (workspace, customer),
+        )
+        result.example_customer = str(user[0][0]) if user else customer
+    return result
+
+
+def _journey_table(result: DemoResult) -> Table:
+    table = Table(title="Journeys", title_justify="left")
+    for column in ("journey", "entered", "converted", "rate", "value", "exited", "waiting", "sends"):
+        table.add_column(column, justify="left" if column == "journey" else "right", no_wrap=True)
+    for journey in result.journeys:
+        s = result.summaries.get(journey.id) or JourneySummary(journey.id)
+        has_goal = journey.goal is not None
+        rate = f"{s.converted / s.entered:.1%}" if s.entered and has_goal else "–"
+        table.add_row(
+            journey.id,
+            f"{s.entered:,}",
+            f"{s.converted:,}" if has_goal else "–",
+            rate,
+            f"{s.value:,.0f}" if has_goal else "–",
+            f"{sum(s.exited.values()):,}",
+            f"{s.waiting:,}",
+            f"{sum(s.sends.values()):,}",
+        )
+    return table
+
+
+def _node_table(result: DemoResult) -> Table:
+    nodes = Table(title="Per node: customers who reached it", title_justify="left")
+    nodes.add_column("journey")
+    nodes.add_column("nodes (reached)")
+    for journey in result.journeys:
+        reached = result.summaries.get(journey.id) or JourneySummary(journey.id)
+        nodes.add_row(journey.id, " · ".join(f"{n} {reached.node_entered[n]:,}" for n in journey.nodes))
+    return nodes
+
+
+def _ab_tables(result: DemoResult) -> Iterator[Table]:
+    for journey in result.journeys:
+        tested = result.summaries.get(journey.id)
+        splits = [n for n in journey.nodes.values() if isinstance(n, SplitNode)]
+        if tested is None or not splits:
+            continue
+        ab = Table(title=f"A/B test in {journey.id} (split '{splits[0].id}')", title_justify="left")
+        for column in ("arm", "runs", "converted", "rate"):
+            ab.add_column(column, justify="right" if column != "arm" else "left")
+        for variant, runs in sorted(tested.variant_runs.items()):
+            won = tested.variant_conversions[variant]
+            ab.add_row(variant, f"{runs:,}", f"{won:,}", f"{won / runs:.1%}" if runs else "–")
+        yield ab
+
+
+def _delivery_table(result: DemoResult) -> Table:
+    table = Table(title="Delivered, per channel", title_justify="left")
+    for column in ("channel", "sends", "delivered", "failed", "arrived", "where"):
+        table.add_column(column, justify="left" if column in ("channel", "where") else "right")
+    decided: Counter[str] = Counter()
+    for summary in result.summaries.values():
+        decided.update(summary.sends)
+    sinks, home = result.sinks, result.home
+    arrived = {
+        "email": (sinks.received["email"], f"SMTP server → {home / MAILBOX}"),
+        "sms": (result.files["sms"], f"SMS provider → {home / FILES / 'sms.jsonl'}"),
+        "push": (result.files["push"], f"push provider → {home / FILES / 'push.jsonl'}"),
+        "offline": (
+            result.files["offline"],
+            f"call-centre tasks → {home / FILES / 'default' / 'offline.jsonl'}",
+        ),
+        "inbox": (result.inbox_exported, f"in-app inbox → {home / FILES / 'inbox.jsonl'}"),
+    }
+    for channel in (*CHANNELS, *sorted(set(decided) - set(CHANNELS))):
+        count, where = arrived.get(channel, (0, ""))
+        table.add_row(
+            channel,
+            f"{decided[channel]:,}",
+            f"{result.delivered[channel]:,}",
+            f"{result.failed[channel]:,}",
+            f"{count:,}",
+            where,
+        )
+    return table
+
+
+def print_summary(result: DemoResult, console: Console) -> None:
+    """Per journey entered/converted/exited, per-node counts, the A/B outcome, messages, suppressions,
+    deliveries per channel, and where to look next."""
+    console.print(_journey_table(result))
+    console.print(_node_table(result))
+    for table in _ab_tables(result):
+        console.print(table)
+    weeks = result.days / 7
+    customers = max(result.customers, 1)
+    console.print(
+        f"Messages: {result.sends:,} to {result.customers:,} customers — "
+        f"{result.sends / customers:.2f} per customer, "
+        f"{result.sends / customers / weeks:.2f} per customer per week; "
+        f"most to one customer: {max(result.sends_per_customer, default=0)}"
+    )
+    dropped = ", ".join(f"{k} {v:,}" for k, v in result.dropped.most_common()) or "none"
+    deferred = ", ".join(f"{k} {v:,}" for k, v in result.deferred.most_common()) or "none"
+    console.print(f"Sends held back by the gate: dropped — {dropped}; deferred — {deferred}")
+    console.print(_delivery_table(result))
+    sinks = result.sinks
+    console.print(
+        f"Exactly once: the SMTP server got {sinks.received['email']:,} messages with "
+        f"{sinks.distinct['email']:,} distinct Message-IDs; the provider got "
+        f"{sinks.received['sms'] + sinks.received['push']:,} requests with "
+        f"{sinks.distinct['sms'] + sinks.distinct['push']:,} distinct Idempotency-Keys; "
+        f"relay resends in doubt: {result.relay.resent_in_doubt}; still in the outbox: {result.pending}"
+    )
+    console.print(
+        f"Events: {result.events_posted:,} accepted over HTTP and {result.runtime_inputs:,} segment and "
+        f"schedule inputs; {result.events_stored:,} in the log with the ones rumbo wrote itself "
+        f"(emitted, message_sent); {result.unprocessed:,} unprocessed; {result.dead_letters:,} dead letters"
+    )
+    archive = ", ".join(f"{kind} {rows:,}" for kind, rows in result.archive_rows.items())
+    console.print(f"Archive: {archive}")
+    t = result.timings
+    console.print(
+        f"Time: {t.get('total', 0):.0f} s — generating {t.get('generate', 0):.0f} s, "
+        f"{result.days} days on accelerated time {t.get('run', 0):.0f} s, "
+        f"last deliveries {t.get('deliver', 0):.0f} s, archive {t.get('archive', 0):.0f} s; processor time: "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.cpu.items())
+    )
+    _where_next(result, console)
+
+
+def _where_next(result: DemoResult, console: Console) -> None:
+    home = result.home
+    archive = home / "archive"
+    env = f"RUMBO_HOME={home}"
+    console.print("\n[bold]Where to look next[/]")
+    console.print(
+        f"  {home}: rumbo.db (the store), delivery.yaml (the relay's settings), mail/, files/, archive/"
+    )
+    console.print(
+        f"  {home / MAILBOX}: every email as the SMTP server received it (any mail client opens it)"
+    )
+    console.print(f"  {home / FILES}: sms.jsonl, push.jsonl, inbox.jsonl, default/offline.jsonl")
+    if result.example_customer:
+        console.print(f"  {env} rumbo profile show {result.example_customer}")
+    console.print(
+        f"  {env} rumbo serve --journeys {result.journeys_dir}   # the API over the demo's profiles"
+    )
+    if result.keys is not None:
+        console.print(f"      write key {result.keys.write_key}, admin key {result.keys.admin_key}")
+    console.print(f"  rumbo analyze nodes --archive {archive}")
+    console.print(f"  rumbo analyze experiment --archive {archive}")
+    console.print(f"  rumbo analyze attribution --archive {archive} --model markov")
+    console.print(f"  rumbo analyze clv --archive {archive}")
+    console.print(f"  rumbo journey graph {result.journeys_dir / 'cart-recovery.yaml'}")
+    console.print("  docs/journeys.md — write your own journey; docs/engine.md — how the engine decides")
