@@ -6,6 +6,7 @@ import click
 
 from rumbo import __version__
 from rumbo.cli.analyze import analyze
+from rumbo.cli.archive import archive
 from rumbo.cli.backtest import backtest
 from rumbo.cli.demo import demo
 from rumbo.cli.journey import journey
@@ -35,3 +36,4 @@ main.add_command(simulate_group, "simulate")
 main.add_command(backtest)
 main.add_command(workspace)
 main.add_command(relay)
+main.add_command(archive)
