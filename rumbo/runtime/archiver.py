@@ -38,8 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from rumbo.analytics.archive import Archive, ArchiveError
+from rumbo.analytics.convert import arrow_type
 from rumbo.errors import RumboError
 from rumbo.ingest.messages import event_record
 from rumbo.records import FIELDS
@@ -162,6 +164,7 @@ class Archiver:
 
     def run(self, stop: threading.Event, interval: float = DEFAULT_INTERVAL) -> None:
         """Export every workspace every `interval` seconds until `stop` is set."""
+        log.info("exporting the analytics archive to %s every %g s", self.root, interval)
         while not stop.is_set():
             try:
                 report = self.export()
@@ -241,7 +244,7 @@ class Archiver:
         staging = archive.root / ".staging" / f"{cursor.kind}-{cursor.position}-{batch.end}"
         shutil.rmtree(staging, ignore_errors=True)  # what a crash left half-written
         written: list[Path] = []
-        staged = Archive(staging).append(cursor.kind, rows)
+        staged = Archive(staging).append(cursor.kind, _columns(cursor.kind, rows))
         folders = [path.parent.relative_to(staging) for path in staged]
         if len(set(folders)) != len(folders):
             raise ArchiveError(f"{staging}: more than one file for one day; the exporter names one per day")
@@ -295,6 +298,25 @@ class Archiver:
             f"({self.owner}) held it; the batch is left pending and will be redone — give exporters a "
             "longer lease if batches take that long"
         )
+
+
+def _columns(kind: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """The rows as an Arrow table, a column at a time (times as epoch seconds, JSON values as text), which
+    `Archive.append` then checks and types; building it here costs a fraction of handing it dicts."""
+    arrays = []
+    for name, ftype in FIELDS[kind].items():
+        values = [row.get(name) for row in rows]
+        if ftype == "json":
+            values = [
+                None if v is None else v if isinstance(v, str) else orjson.dumps(v).decode() for v in values
+            ]
+        try:
+            arrays.append(pa.array(values, pa.float64() if ftype == "timestamp" else arrow_type(ftype)))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise ArchiveError(
+                f"{kind} column {name!r}: {exc} — the store holds a value of the wrong type"
+            ) from exc
+    return pa.Table.from_arrays(arrays, names=list(FIELDS[kind]))
 
 
 def _flush(path: Path) -> None:
