@@ -34,9 +34,9 @@ engine `open_engine` offers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +55,9 @@ from rumbo.analytics.stats import (
     two_proportion_test,
 )
 from rumbo.errors import AnalyticsError
+
+if TYPE_CHECKING:
+    from rumbo.journey.model import Journey
 
 HOLDOUT: Final = "holdout"
 DAY: Final = 86400.0
@@ -828,16 +831,22 @@ def analyse_experiments(
 
 
 def weights_from_journeys(paths: Sequence[str]) -> dict[tuple[str, str], dict[str, float]]:
-    """The configured split weights of every split node in the given journey files.
+    """The configured split weights of every split node in the given journey files (see `split_weights`)."""
+    from rumbo.journey.load import load_journeys
+
+    return split_weights(load_journeys(paths))
+
+
+def split_weights(journeys: Iterable[Journey]) -> dict[tuple[str, str], dict[str, float]]:
+    """The configured split weights of every split node of `journeys`, by (journey, node).
 
     A journey says `split: {variants: {A: 50, B: 50}, holdout: 10}`: the holdout takes 10% of all runs and
     the variants share the rest 50:50, so the weights are A 45, B 45, holdout 10 (as fractions).
     """
-    from rumbo.journey.load import load_journeys
     from rumbo.journey.model import SplitNode
 
     out: dict[tuple[str, str], dict[str, float]] = {}
-    for journey in load_journeys(paths):
+    for journey in journeys:
         for node_id, node in journey.nodes.items():
             if not isinstance(node, SplitNode):
                 continue
@@ -853,14 +862,19 @@ def weights_from_journeys(paths: Sequence[str]) -> dict[tuple[str, str], dict[st
 
 
 def windows_from_journeys(paths: Sequence[str]) -> dict[str, float]:
+    """Each journey's conversion window in the given journey files (see `goal_windows`)."""
+    from rumbo.journey.load import load_journeys
+
+    return goal_windows(load_journeys(paths))
+
+
+def goal_windows(journeys: Iterable[Journey]) -> dict[str, float]:
     """Each journey's conversion window in seconds, its goal's `within`, for journeys that have a goal.
 
     A run's conversion is final once this long has passed since it entered, so at the latest this long
     after its split: the always-valid test counts a run from then on.
     """
-    from rumbo.journey.load import load_journeys
-
-    return {j.id: float(j.goal.within) for j in load_journeys(paths) if j.goal is not None}
+    return {j.id: float(j.goal.within) for j in journeys if j.goal is not None}
 
 
 def parse_weights(text: str) -> dict[str, float]:

@@ -11,6 +11,7 @@ import click
 from rumbo.analytics.archive import Archive, default_archive_path
 from rumbo.analytics.engines import ENGINES, QueryEngine, open_engine
 from rumbo.analytics.output import FORMATS
+from rumbo.records import FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +55,17 @@ def empty_notes(rows: int, records: str, archive_dir: Path | None) -> list[str]:
     if rows:
         return []
     where = archive_dir if archive_dir is not None else default_archive_path()
+    # The folder `rumbo serve` exports to holds one archive per workspace: say which to point at.
+    workspaces = sorted(
+        folder.name
+        for folder in (where.iterdir() if where.is_dir() else ())
+        if folder.is_dir() and any((folder / kind).is_dir() for kind in FIELDS)
+    )
+    if workspaces:
+        return [
+            f"nothing found: {where} holds the archives of workspace(s) {', '.join(workspaces)} — "
+            f"give --archive {where / workspaces[0]} (or another workspace's folder)"
+        ]
     return [
         f"nothing found: no matching {records} in {where} — run journeys, import files with "
         "`rumbo analyze import`, or point --archive at another folder"

@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "backtest": "rumbo.cli.backtest:backtest",
     "workspace": "rumbo.cli.workspace:workspace",
     "relay": "rumbo.cli.relay:relay",
+    "archive": "rumbo.cli.archive:archive",
 }
 
 

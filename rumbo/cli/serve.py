@@ -9,6 +9,7 @@ import click
 import uvicorn
 
 from rumbo.delivery import load_settings
+from rumbo.runtime.archiver import DEFAULT_INTERVAL
 from rumbo.runtime.service import Service, ServiceConfig
 
 
@@ -29,9 +30,33 @@ from rumbo.runtime.service import Service, ServiceConfig
     help="Delivery settings (docs/delivery.md): run the outbox relay in this process and serve /delivery.",
 )
 @click.option("--no-worker", is_flag=True, help="Only accept events; let other processes work them.")
+@click.option(
+    "--archive",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="RUMBO_ARCHIVE",
+    default=None,
+    help="Analytics archive folder the exporter feeds and the analytics API reads "
+    "[default: RUMBO_HOME/archive on SQLite; none on PostgreSQL].",
+)
+@click.option("--no-archive", is_flag=True, help="Do not export to the archive in this process.")
+@click.option(
+    "--archive-interval",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_INTERVAL,
+    show_default=True,
+    help="Seconds between the archive exporter's rounds.",
+)
 @click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
 def serve(
-    host: str, port: int, journeys: tuple[Path, ...], delivery: Path | None, no_worker: bool, log_level: str
+    host: str,
+    port: int,
+    journeys: tuple[Path, ...],
+    delivery: Path | None,
+    no_worker: bool,
+    archive: Path | None,
+    no_archive: bool,
+    archive_interval: float,
+    log_level: str,
 ) -> None:
     """Run rumbo: the Segment-compatible API on /v1, the management API on /api/v1, the worker that runs
     the journeys, and the timer scheduler. Stores data in SQLite in RUMBO_HOME (default ./rumbo-data), or in
@@ -39,7 +64,16 @@ def serve(
     prints its keys once."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(delivery) if delivery is not None else None
-    service = Service(ServiceConfig(journeys=journeys, worker=not no_worker, delivery=settings))
+    service = Service(
+        ServiceConfig(
+            journeys=journeys,
+            worker=not no_worker,
+            delivery=settings,
+            archive=archive,
+            archive_export=not no_archive,
+            archive_interval=archive_interval,
+        )
+    )
     service.start()
     if service.created is not None:
         keys = service.created

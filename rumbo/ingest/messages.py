@@ -217,9 +217,19 @@ def _normalised(
         message["sentAt"] = iso(sent_at) if "sentAt" in times else shared.sent_iso
     message["timestamp"] = iso(at)
     message["receivedAt"] = shared.received_iso
-    record = {
-        "workspace": shared.workspace,
-        "customer": message.get("userId") or message.get("anonymousId"),
+    customer = message.get("userId") or message.get("anonymousId")
+    return event_record(shared.workspace, message, customer, at, received_at), message
+
+
+def event_record(
+    workspace: str, message: dict[str, Any], customer: str | None, at: float, received_at: float
+) -> dict[str, Any]:
+    """A normalised message as an `event` record (the columns of `FIELDS["event"]`): what intake hands on,
+    and what the archive exporter writes, with the customer identity resolution settled on."""
+    kind = message.get("type")
+    return {
+        "workspace": workspace,
+        "customer": customer,
         "messageId": message["messageId"],
         "type": kind,
         "event": message.get("event") if kind == "track" else None,
@@ -232,4 +242,3 @@ def _normalised(
         "traits": message.get("traits") or {},
         "context": message.get("context") or {},
     }
-    return record, message

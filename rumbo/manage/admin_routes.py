@@ -26,7 +26,7 @@ from rumbo.store.catalog import Actor, CatalogStore, key_id
 from rumbo.store.errors import WorkspaceExists
 
 AUDIT_KINDS = Literal[
-    "journey", "template", "segment", "offer", "tracking_plan", "settings", "key", "workspace"
+    "journey", "template", "segment", "offer", "tracking_plan", "settings", "key", "workspace", "traits"
 ]
 
 

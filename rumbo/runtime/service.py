@@ -20,6 +20,7 @@ from rumbo.engine.step import Engine
 from rumbo.ingest import IngestSettings, TrackingPlan
 from rumbo.journey.load import load_journeys
 from rumbo.runtime.appender import Appender
+from rumbo.runtime.archiver import DEFAULT_INTERVAL, Archiver, archive_root
 from rumbo.runtime.setup import WorkspaceSetups
 from rumbo.runtime.worker import Worker
 from rumbo.store import open_store
@@ -43,6 +44,9 @@ class ServiceConfig:
     worker: bool = True  # False: only accept events (another process works them)
     identity_cache: bool = True  # turn off when several processes ingest into one PostgreSQL
     delivery: DeliverySettings | None = None  # when given, the outbox relay runs in this process too
+    archive: Path | None = None  # the analytics archive; None: RUMBO_ARCHIVE, else <home>/archive on SQLite
+    archive_export: bool = True  # False: no archive exporter in this process
+    archive_interval: float = DEFAULT_INTERVAL  # seconds between the exporter's rounds
 
 
 class Service:
@@ -59,6 +63,7 @@ class Service:
         self.appender: Appender | None = None
         self._worker_thread: threading.Thread | None = None
         self._relay_thread: threading.Thread | None = None
+        self._archive_thread: threading.Thread | None = None
         self.created: WorkspaceKeys | None = None  # the default workspace, when this start created it
         self.processed = 0
         # Worker passes: how many began, and the last that found nothing to do (see `wait_idle`).
@@ -107,6 +112,14 @@ class Service:
         if self.config.delivery is not None:
             self._relay_thread = threading.Thread(target=self._deliver, name="rumbo-relay", daemon=True)
             self._relay_thread.start()
+        if self.config.archive_export and self.archive_root is not None:
+            self._archive_thread = threading.Thread(target=self._archive, name="rumbo-archiver", daemon=True)
+            self._archive_thread.start()
+
+    @property
+    def archive_root(self) -> Path | None:
+        """The folder of every workspace's analytics archive (`<root>/<workspace>`), or None."""
+        return archive_root(self.config.archive, self.config.database_url, self.config.home)
 
     def wake(self) -> None:
         """Cut the worker's idle sleep short: something is waiting (new events, a clock moved forward)."""
@@ -124,7 +137,7 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        for thread in (self._worker_thread, self._relay_thread):
+        for thread in (self._worker_thread, self._relay_thread, self._archive_thread):
             if thread is not None:
                 thread.join()
         if self.appender is not None:
@@ -141,6 +154,14 @@ class Service:
             relay.run(self._stop)
         finally:
             relay.close()
+
+    def _archive(self) -> None:
+        assert self.archive_root is not None
+        store = self.connect()
+        try:
+            Archiver(store, self.archive_root, clock=self.clock).run(self._stop, self.config.archive_interval)
+        finally:
+            store.close()
 
     def _work(self) -> None:
         store = self.connect()

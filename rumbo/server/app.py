@@ -11,6 +11,7 @@ import rumbo
 from rumbo.delivery.router import delivery_router
 from rumbo.manage import management_router
 from rumbo.runtime.service import Service
+from rumbo.server.analytics import analytics_router
 from rumbo.server.ingest import ingest_router
 from rumbo.server.keys import KeyCache
 from rumbo.server.profiles import profile_router
@@ -25,6 +26,7 @@ def create_app(service: Service) -> FastAPI:
     keys = KeyCache(service.open_store)
     app.include_router(ingest_router(service, keys))
     app.include_router(profile_router(service))
+    app.include_router(analytics_router(service))
     app.include_router(management_router(service.open_store))
     delivery = service.config.delivery
     if delivery is not None:

@@ -52,6 +52,18 @@ _BATCH_SCHEMA: dict[str, Any] = {
     "required": ["batch"],
     "properties": {"batch": {"type": "array", "items": _MESSAGE_SCHEMA}, "context": {"type": "object"}},
 }
+# One valid call per endpoint, shown in the OpenAPI document (and sent first by schema-driven fuzzers).
+_EXAMPLES: dict[str, dict[str, Any]] = {
+    "track": {"userId": "ana", "event": "cart_abandoned", "properties": {"value": 60}},
+    "identify": {"userId": "ana", "traits": {"email": "ana@example.com", "plan": "pro"}},
+    "page": {"userId": "ana", "name": "Pricing", "properties": {"url": "https://example.com/pricing"}},
+    "screen": {"userId": "ana", "name": "Home"},
+    "group": {"userId": "ana", "groupId": "acme", "traits": {"name": "Acme"}},
+    "alias": {"previousId": "anon-7f3a", "userId": "ana"},
+}
+_EXAMPLES["batch"] = {
+    "batch": [{"type": "track", **_EXAMPLES["track"]}, {"type": "identify", **_EXAMPLES["identify"]}]
+}
 _ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -131,7 +143,10 @@ def ingest_router(service: Service, keys: KeyCache) -> APIRouter:
             name=f"ingest_{name}",
             summary=f"Segment-compatible {name} call",
             openapi_extra={
-                "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": schema, "example": _EXAMPLES[name]}},
+                },
                 "security": [{"writeKey": []}],
                 "responses": {
                     str(code): {

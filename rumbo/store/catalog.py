@@ -11,12 +11,13 @@ own invariants: an unknown object, a draft that changed meanwhile, a transition 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal, cast
 
 import orjson
 
-from rumbo.store.base import Role
+from rumbo.store.base import NewEvent, Role
 from rumbo.store.errors import StoreConflict, StoreError
 from rumbo.store.keys import hash_key, new_key
 from rumbo.store.sql import SqlStore, Tx
@@ -25,7 +26,7 @@ InFlight = Literal["drain", "migrate", "stop"]
 JourneyState = Literal["draft", "live", "paused", "stopped", "archived"]
 LifecycleAction = Literal["pause", "resume", "stop", "archive"]
 AuditKind = Literal[
-    "journey", "template", "segment", "offer", "tracking_plan", "settings", "key", "workspace"
+    "journey", "template", "segment", "offer", "tracking_plan", "settings", "key", "workspace", "traits"
 ]
 
 # action -> (states it may start from, state it leads to)
@@ -577,6 +578,18 @@ class CatalogStore:
     def record_workspace_created(self, workspace: str, *, actor: Actor, at: float) -> None:
         with self.store._write() as tx:
             self._audit(tx, workspace, actor, at, "workspace", workspace, "create", {})
+
+    def append_audited(
+        self, workspace: str, events: Sequence[NewEvent], *, kind: AuditKind, name: str, action: str,
+        detail: dict[str, Any], actor: Actor, at: float,
+    ) -> list[bool]:  # fmt: skip
+        """Append events to customers' logs (computed traits, say) and audit it, in one transaction; one
+        flag per event, True if it was new. The audit detail gains the counts."""
+        with self.store._write() as tx:
+            new = self.store._append(tx, workspace, events) if events else []
+            counts = {"events": len(events), "new": sum(new)}
+            self._audit(tx, workspace, actor, at, kind, name, action, {**detail, **counts})
+        return new
 
     # --- the audit log -------------------------------------------------------------------------------
 
