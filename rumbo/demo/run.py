@@ -157,12 +157,13 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
 
         # Most of the archive is written while the relay delivers what is left, the rest once it is done.
         started = time.perf_counter()
-        task = progress.add_task("archiving while the last messages go out", total=None)
+        task = progress.add_task("writing the analytics archive while the relays finish", total=1)
         archive = Archive(home / "archive")
         archived = archive_store(store, workspace, archive)
+        progress.update(task, completed=1)
         timings["archive"] = time.perf_counter() - started
         waiting = _pending_due(store, workspace, clock())
-        progress.update(task, description="delivering what is left in the outbox", total=waiting, completed=0)
+        task = progress.add_task("delivering what is left in the outbox", total=waiting)
         while (left := _pending_due(store, workspace, clock())) > 0:
             progress.update(task, completed=waiting - left)
             for helper in helpers:

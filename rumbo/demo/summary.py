@@ -260,8 +260,8 @@ def print_summary(result: DemoResult, console: Console) -> None:
     console.print(
         f"Time: {t.get('total', 0):.0f} s — generating {t.get('generate', 0):.0f} s, "
         f"{result.days} days on accelerated time {t.get('run', 0):.0f} s, "
-        f"last deliveries {t.get('deliver', 0):.0f} s, archive {t.get('archive', 0):.0f} s; processor time: "
-        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.cpu.items())
+        f"archive {t.get('archive', 0):.0f} s, then the last deliveries {t.get('deliver', 0):.0f} s; "
+        "processor time: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.cpu.items())
     )
     _where_next(result, console)
 
