@@ -111,8 +111,9 @@ def start_serve(
         return subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT)
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """Wait until the server at `url` answers /health; fail at once if its process exited."""
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Wait until the server at `url` answers /health (generously: a loaded machine starts it slowly); fail
+    at once if its process exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

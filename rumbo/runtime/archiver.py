@@ -285,8 +285,11 @@ class Archiver:
     def _archive_row(cursor: Cursor, row: FeedRow) -> dict[str, Any] | None:
         data = orjson.loads(row.body)
         if cursor.kind == "event":
-            if data.get("type") == MERGE:
-                return None  # the runtime's note to fold two customers into one, not something they did
+            kind = str(data.get("type", ""))
+            if kind == MERGE or kind.startswith("rumbo:"):
+                # the runtime's own notes (fold two customers, judge segments, a schedule fired, move runs,
+                # an API start) are not something the customer did
+                return None
             return event_record(cursor.workspace, data, row.customer, row.at, row.received_at or row.at)
         record = {name: data.get(name) for name in FIELDS[cursor.kind]}
         record["workspace"], record["customer"] = cursor.workspace, row.customer

@@ -78,6 +78,8 @@ def fill(store: SqlStore) -> None:
     )
     merge = merge_message("u1", "anon", "identify", "m5", T0 + 2 * DAY)
     store.append_events(WS, [NewEvent(merge["messageId"], "u1", T0 + 2 * DAY, T0, orjson.dumps(merge))])
+    note = {"type": "rumbo:segments", "messageId": "walk:1:u1", "timestamp": "2026-03-03T00:00:00Z"}
+    store.append_events(WS, [NewEvent("walk:1:u1", "u1", T0 + 2 * DAY, T0, orjson.dumps(note))])
     store.append_events(OTHER, [message("g1", "z1", T0, event="signed_up")])
     records = [
         Transition(WS, "anon", "cart", 1, "r1", None, "start", "entered", "m2", T0 + 60, "A"),
@@ -118,7 +120,8 @@ def test_everything_the_store_holds_reaches_its_workspaces_archive(store: SqlSto
     assert report.errors == []
 
     events = rows(tmp_path, WS, "event")
-    # As received, each with the customer it belongs to now; the runtime's merge message is not an event.
+    # As received, each with the customer it belongs to now; the runtime's own merge and segment notes are
+    # not events.
     assert [(e["messageId"], e["customer"], e["type"], e["event"]) for e in events] == [
         ("m1", "u1", "identify", None),
         ("m2", "u1", "track", "cart_abandoned"),

@@ -39,7 +39,12 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> N
     home, port, log = tmp_path / "data", free_port(), tmp_path / "serve.log"
     url = f"http://127.0.0.1:{port}"
     process = start_serve(home, port, journeys, log)
-    wait_healthy(url, process)
+    try:
+        wait_healthy(url, process)
+    except BaseException:  # a server that never came up must not outlive the test
+        process.kill()
+        process.wait()
+        raise
     write_key = printed_write_key(log)
 
     acked: set[str] = set()
