@@ -46,6 +46,12 @@ from rumbo.runtime.service import Service, ServiceConfig
     show_default=True,
     help="Seconds between the archive exporter's rounds.",
 )
+@click.option(
+    "--no-identity-cache",
+    is_flag=True,
+    help="Look every identifier up in the database: needed while another process (a second serve on "
+    "PostgreSQL, a `rumbo import` that merges customers) links identities too.",
+)
 @click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
 def serve(
     host: str,
@@ -56,6 +62,7 @@ def serve(
     archive: Path | None,
     no_archive: bool,
     archive_interval: float,
+    no_identity_cache: bool,
     log_level: str,
 ) -> None:
     """Run rumbo: the Segment-compatible API on /v1, the management API on /api/v1, the worker that runs
@@ -72,6 +79,7 @@ def serve(
             archive=archive,
             archive_export=not no_archive,
             archive_interval=archive_interval,
+            identity_cache=not no_identity_cache,
         )
     )
     service.start()
