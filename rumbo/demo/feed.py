@@ -35,7 +35,6 @@ class Slice:
 
     end: float
     batches: list[bytes] = field(default_factory=list)
-    messages: int = 0
     runtime: list[NewEvent] = field(default_factory=list)
 
 
@@ -53,7 +52,6 @@ def hourly(messages: Iterable[dict[str, Any]], start: float, end: float) -> Iter
                 piece.runtime.append(_runtime_input(message, at))
             else:
                 tracked.append({**message, "timestamp": iso(at)})
-        piece.messages = len(tracked)
         piece.batches = [
             orjson.dumps({"batch": tracked[i : i + BATCH]}) for i in range(0, len(tracked), BATCH)
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -84,6 +85,8 @@ def serve_child(serve: Callable[[dict[str, Any], Callable[[], None], threading.E
     returns the answer, printed as one JSON line."""
     args = orjson.loads(sys.argv[1])
     stop = threading.Event()
+    # Ctrl-C reaches the whole process group; the demo stops its children itself, in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         sys.stdin.buffer.read()  # returns at end of file: the demo closed the pipe, or died

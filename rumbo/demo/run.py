@@ -27,12 +27,12 @@ import rumbo
 from rumbo.analytics.archive import Archive
 from rumbo.delivery.relay import RoundStats
 from rumbo.demo.archive import archive_store
-from rumbo.demo.clock import SharedClock
+from rumbo.demo.clock import CLOCK_FILE, SharedClock
 from rumbo.demo.errors import DemoError
 from rumbo.demo.feed import Feeder, hourly
 from rumbo.demo.population import DAY, Population
 from rumbo.demo.processes import ChildProcess, cpu_seconds
-from rumbo.demo.relay import export_inbox, relay_process, write_settings
+from rumbo.demo.relay import SETTINGS_FILE, export_inbox, relay_process, write_settings
 from rumbo.demo.server import serving
 from rumbo.demo.sinks import FILES, SinkCounts, Sinks
 from rumbo.demo.summary import DemoResult, collect, outbox_counts
@@ -55,10 +55,22 @@ def example_journeys() -> Path:
     return CHECKOUT_EXAMPLES if CHECKOUT_EXAMPLES.is_dir() else PACKAGE_EXAMPLES
 
 
+# What a demo's data directory holds: only a directory holding nothing else is emptied for a new run.
+DEMO_ENTRIES = frozenset(
+    {"rumbo.db", "rumbo.db-wal", "rumbo.db-shm", CLOCK_FILE, SETTINGS_FILE, "mail", "files", "archive"}
+)
+
+
 def _fresh(home: Path) -> None:
     if home.exists():
         if not home.is_dir():
             raise DemoError(f"{home} is a file; give --home a directory (it is emptied first)")
+        strangers = sorted(entry.name for entry in home.iterdir() if entry.name not in DEMO_ENTRIES)
+        if strangers:
+            raise DemoError(
+                f"{home} holds {', '.join(strangers[:5])}, which no demo wrote; the demo empties its data "
+                "directory first, so give --home a new or empty directory, or an earlier demo's"
+            )
         shutil.rmtree(home)
     home.mkdir(parents=True)
 

@@ -163,6 +163,14 @@ def test_the_archive_holds_what_the_runtime_stored_and_analyze_reads_it(
     assert "cart-recovery" in nodes.output
 
 
+def test_demo_keeps_a_directory_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["demo", "--customers", "5", "--days", "1", "--home", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "holds notes.txt, which no demo wrote" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_demo_rejects_an_empty_population(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["demo", "--customers", "0", "--home", str(tmp_path / "d")])
     assert result.exit_code == 2, result.output
