@@ -538,7 +538,10 @@ class _Step:
             entries = c.entries = dict(entries)
         entries[jid] = (times + 1, now)
         run_id = "r" + key4(jid, c.id, self.input_id, node, size=6)
-        run = Run.entering(run_id, self.engine.pairs[jid], node, now)
+        pair = self.engine.pairs.get(jid)
+        if pair is None or pair[1] != journey.version:
+            pair = shared_pair(jid, journey.version)
+        run = Run.entering(run_id, pair, node, now)
         runs = c.runs
         if runs is base.runs:
             runs = c.runs = dict(runs)
