@@ -10,6 +10,14 @@ events start runs, the engine's heaviest path. Each is measured with CPython's d
 thresholds and with the setting rumbo's commands use (rumbo/tuning.py).
 
     .venv/bin/python bench/engine.py [--events 300000] [--customers 100000]
+
+On a busy machine timings mean little; `--untimed steady|first` runs the engine once over the workload,
+silently, so that valgrind can count its instructions instead. Instructions per input are the difference
+between that count and the count with `--setup-only` (everything but the measured inputs), divided by
+`--events`:
+
+    valgrind --tool=cachegrind --cache-sim=no .venv/bin/python bench/engine.py \\
+        --customers 10000 --history 8000 --events 4000 --untimed steady   # and again with --setup-only
 """
 
 from __future__ import annotations
@@ -158,9 +166,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--history", type=int, help="events before the measured ones (default: --events)")
+    parser.add_argument("--untimed", choices=("steady", "first"), help="run once, silently (for valgrind)")
+    parser.add_argument("--setup-only", action="store_true", help="with --untimed: skip the measured inputs")
     args = parser.parse_args()
     journeys = make_journeys()
     engine = Engine(journeys, Policy(quiet_hours=None))
+    history_size = args.events if args.history is None else args.history
+    if args.untimed:
+        gc.disable()  # collections depend on allocation counts, not on the work the engine does
+        customers: dict[str, Customer] = {}
+        if args.untimed == "steady":
+            history = make_events(history_size, args.customers, seed=2, start=T0 - history_size * 0.5 - 3600)
+            run_engine(engine, history, customers)
+        lines = make_events(args.events, args.customers)
+        if not args.setup_only:
+            run_engine(engine, lines, customers)
+        return
     matches = [
         len([j for j in journeys if name in j.entry_events() | j.listened_events()]) for name in names()
     ]
@@ -169,7 +191,7 @@ def main() -> None:
     for journey in journeys:
         for name in journey.entry_events() | journey.listened_events():
             triggers.setdefault(name, []).append(journey.id)
-    history = make_events(args.events, args.customers, seed=2, start=T0 - args.events * 0.5 - 3600)
+    history = make_events(history_size, args.customers, seed=2, start=T0 - history_size * 0.5 - 3600)
     floor_runs = [timed(lambda: run_floor(triggers, lines, {}))]
     rates: dict[str, tuple[float, float]] = {}
     warm: dict[str, Customer] = {}

@@ -12,7 +12,7 @@ from typing import Any
 _VERSIONS: dict[tuple[str, int], tuple[str, int]] = {}
 
 
-def _shared(journey: str, version: int) -> tuple[str, int]:
+def shared_pair(journey: str, version: int) -> tuple[str, int]:
     """One (journey, version) tuple per journey version, shared by all of its runs."""
     pair = (journey, version)
     return _VERSIONS.setdefault(pair, pair)
@@ -36,7 +36,7 @@ class Run:
         vars: dict[str, Any] | None = None,
     ) -> None:
         self.id = id
-        self.of = _shared(journey, version)
+        self.of = shared_pair(journey, version)
         self.node = node
         self.entered_at = entered_at
         self.variant = variant
@@ -53,7 +53,21 @@ class Run:
 
     @version.setter
     def version(self, version: int) -> None:
-        self.of = _shared(self.of[0], version)
+        self.of = shared_pair(self.of[0], version)
+
+    @classmethod
+    def entering(cls, id: str, of: tuple[str, int], node: str, at: float) -> Run:
+        """A run that enters its journey now; `of` is the pair `shared_pair` gives for its journey version.
+        Built slot by slot: a run starts on most inputs, and `__init__` would look the pair up again."""
+        run = cls.__new__(cls)
+        run.id = id
+        run.of = of
+        run.node = node
+        run.entered_at = at
+        run.variant = None
+        run.timer = 0
+        run.vars = None
+        return run
 
     def clone(self) -> Run:
         twin = Run.__new__(Run)
@@ -125,15 +139,18 @@ class Customer:
     def copy(self) -> Customer:
         """A shallow copy: containers are shared until the step that owns the copy writes to them."""
         new = Customer.__new__(Customer)
-        new.id, new.traits, new.consent, new.tags, new.segments = (
-            self.id,
-            self.traits,
-            self.consent,
-            self.tags,
-            self.segments,
-        )
-        new.runs, new.entries, new.counts, new.last = self.runs, self.entries, self.counts, self.last
-        new.sends, new.trackers, new.seq = self.sends, self.trackers, self.seq
+        new.id = self.id
+        new.traits = self.traits
+        new.consent = self.consent
+        new.tags = self.tags
+        new.segments = self.segments
+        new.runs = self.runs
+        new.entries = self.entries
+        new.counts = self.counts
+        new.last = self.last
+        new.sends = self.sends
+        new.trackers = self.trackers
+        new.seq = self.seq
         return new
 
     def same_state(self, other: Customer) -> bool:

@@ -43,7 +43,7 @@ from rumbo.engine.inputs import ApiStart, EventInput, Input, Migrate, ScheduleTi
 from rumbo.engine.localtime import next_window_start, on_local_day_at, parse_time
 from rumbo.engine.policy import Policy
 from rumbo.engine.rand import key, key4, seed, unit
-from rumbo.engine.state import Customer, Run
+from rumbo.engine.state import Customer, Run, shared_pair
 from rumbo.errors import IllegalInput, RunawayJourney
 from rumbo.expr import AggregateNeed, Expression
 from rumbo.journey.model import (
@@ -136,6 +136,8 @@ class Engine:
             else:
                 last.add(need.event)
         self.listeners = {k: frozenset(v) for k, v in listeners.items()}
+        # The (journey, version) pair new runs of each live journey share (see state.Run).
+        self.pairs = {jid: shared_pair(jid, journey.version) for jid, journey in self.live.items()}
         self.goal_events = {k: frozenset(v) for k, v in goals.items()}
         self.count_windows = windows
         self.last_events = frozenset(last)
@@ -180,45 +182,34 @@ class Engine:
         return plan
 
 
-class _Ctx:
-    """The EvalContext predicates read: the customer as of now in this step, and the triggering event."""
-
-    __slots__ = ("_customer", "consent", "event", "now", "segments", "tags", "timezone", "traits")
-
-    def __init__(
-        self, customer: Customer, event: Mapping[str, Any] | None, now: float, tz: str | None
-    ) -> None:
-        self._customer = customer
-        self.event: Mapping[str, Any] | None = event
-        self.now = now
-        self.traits: Mapping[str, Any] = customer.traits
-        self.consent: Mapping[str, bool] = customer.consent
-        self.tags: AbstractSet[str] = customer.tags
-        self.segments: AbstractSet[str] = customer.segments
-        self.timezone = customer.timezone or tz
-
-    def count(self, event: str, since: float | None) -> int:
-        times = self._customer.counts.get(event, ())
-        return len(times) if since is None else len(times) - bisect.bisect_left(times, since)
-
-    def last(self, event: str) -> Mapping[str, Any] | None:
-        return self._customer.last.get(event)
-
-
 class _Step:
+    """One input being applied to one customer.
+
+    The step is also the EvalContext its predicates read (the customer as of now in this step, and the
+    triggering event): a second object built for every input costs as much as a simple predicate.
+
+    Copy on write: `c` is the caller's Customer until the step first writes to it (`mine`), and each
+    container of that copy stays the caller's until first written (`own`, `own_runs`). `base` keeps the
+    caller's object, so an input that changes nothing copies nothing, and a failed step leaves it as it was.
+    """
+
     __slots__ = (
         "base",
         "c",
-        "ctx",
+        "consent",
         "engine",
+        "event",
         "inp",
         "input_id",
         "now",
         "out",
         "pending",
         "policy",
+        "segments",
         "stats",
         "steps",
+        "tags",
+        "traits",
         "workspace",
     )
 
@@ -226,8 +217,7 @@ class _Step:
         self.engine = engine
         self.policy = policy = engine.policy
         self.workspace = policy.workspace
-        self.base = customer
-        self.c = customer.copy()
+        self.base = self.c = customer
         self.inp = inp
         self.input_id = inp.id
         self.now = now
@@ -235,31 +225,49 @@ class _Step:
         self.out: list[Command] = []
         self.pending: list[tuple[Run, Journey, SendNode]] = []
         self.steps = 0
-        self.ctx = _Ctx(
-            self.c, inp.event if isinstance(inp, EventInput) else None, now, policy.default_timezone
-        )
+        self.event: Mapping[str, Any] | None = inp.event if isinstance(inp, EventInput) else None
+        self.traits: Mapping[str, Any] = customer.traits
+        self.consent: Mapping[str, bool] = customer.consent
+        self.tags: AbstractSet[str] = customer.tags
+        self.segments: AbstractSet[str] = customer.segments
+
+    # ---- what predicates read besides the attributes above ----------------------------------------------
+    @property
+    def timezone(self) -> str | None:
+        return self.c.timezone or self.policy.default_timezone
+
+    def count(self, event: str, since: float | None) -> int:
+        times = self.c.counts.get(event, ())
+        return len(times) if since is None else len(times) - bisect.bisect_left(times, since)
+
+    def last(self, event: str) -> Mapping[str, Any] | None:
+        return self.c.last.get(event)
 
     # ---- copy on write -----------------------------------------------------------------------------
-    # A container of the copy is the caller's until first written: `self.base` still holds the same object.
+    def mine(self) -> Customer:
+        """The step's own copy of the customer, made at the first write."""
+        c = self.c
+        if c is self.base:
+            c = self.c = c.copy()
+        return c
+
     def own(self, field: str) -> Any:
-        value = getattr(self.c, field)
+        c = self.mine()
+        value = getattr(c, field)
         if value is getattr(self.base, field):
             value = dict(value)
-            setattr(self.c, field, value)
+            setattr(c, field, value)
             if field == "traits":
-                self.ctx.traits = value
+                self.traits = value
             elif field == "consent":
-                self.ctx.consent = value
+                self.consent = value
         return value
 
-    def traits_changed(self) -> None:
-        """Later nodes of this step see the new traits, including a new `timezone`."""
-        self.ctx.timezone = self.c.timezone or self.policy.default_timezone
-
     def own_runs(self) -> dict[str, Run]:
-        runs = self.c.runs
+        c = self.mine()
+        runs = c.runs
         if runs is self.base.runs:
-            runs = self.c.runs = dict(runs)
+            runs = c.runs = dict(runs)
         return runs
 
     def own_run(self, run: Run) -> Run:
@@ -286,12 +294,12 @@ class _Step:
             self.on_migrate(inp)
         if self.pending:
             self.settle()
-        if not self.out and self.c.same_state(self.base):
+        if not self.out and (self.c is self.base or self.c.same_state(self.base)):
             return StepResult(self.base, self.out)  # nothing happened: no new state to keep
         return StepResult(self.c, self.out)
 
     def journey_of(self, run: Run) -> Journey:
-        return self.engine.versions[(run.journey, run.version)]
+        return self.engine.versions[run.of]
 
     # ---- events ------------------------------------------------------------------------------------
     def on_event(self, inp: EventInput) -> None:
@@ -300,7 +308,7 @@ class _Step:
             self.absorb(inp)
         listeners = plan.listeners
         if listeners and self.c.runs:
-            for run in [r for r in self.c.runs.values() if r.journey in listeners]:
+            for run in [r for r in self.c.runs.values() if r.of[0] in listeners]:
                 if run.id in self.c.runs:
                     self.run_event(run, inp)
         if plan.goal and self.c.trackers:
@@ -308,7 +316,7 @@ class _Step:
         for journey, entry in plan.entries:
             # The rules about runs and re-entry are cheaper than most predicates, so they go first.
             times = self.entries_before(journey)
-            if times is not None and (entry.where is None or entry.where(self.ctx)):
+            if times is not None and (entry.where is None or entry.where(self)):
                 self.start(journey, entry.node, times)
 
     def absorb(self, inp: EventInput) -> None:
@@ -334,7 +342,6 @@ class _Step:
                 if isinstance(consent, Mapping):
                     self.own("consent").update({str(k): bool(v) for k, v in consent.items()})
                 self.own("traits").update({k: v for k, v in traits.items() if k != "consent"})
-                self.traits_changed()
         consent_value = CONSENT_EVENTS.get(name)
         if name == "consent_changed" or consent_value is not None:
             props = inp.event.get("properties") or {}
@@ -345,7 +352,7 @@ class _Step:
                 self.own("consent")[scope] = granted
 
     def run_event(self, run: Run, inp: EventInput) -> None:
-        journey, name, ctx = self.journey_of(run), inp.name, self.ctx
+        journey, name, ctx = self.journey_of(run), inp.name, self
         for rule in journey.exit_on:
             if rule.event == name and (rule.where is None or rule.where(ctx)):
                 self.exit(run, journey, "exit_on")
@@ -389,16 +396,16 @@ class _Step:
                 and goal
                 and goal.event == inp.name
                 and inp.at <= deadline
-                and (goal.where is None or goal.where(self.ctx))
+                and (goal.where is None or goal.where(self))
             ):
                 self.convert(journey, run_id, goal.value)
                 continue
             kept.append(tracker)
         if len(kept) < len(self.c.trackers):
-            self.c.trackers = tuple(kept)
+            self.mine().trackers = tuple(kept)
 
     def convert(self, journey: Journey, run_id: str, value: Expression | None) -> None:
-        amount = value.evaluate(self.ctx) if value is not None else None
+        amount = value.evaluate(self) if value is not None else None
         amount = float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None
         assert journey.goal is not None
         self.out.append(
@@ -460,8 +467,8 @@ class _Step:
                 input_kind="segment",
             )
         (segments.add if inp.entered else segments.discard)(inp.segment)
-        self.c.segments = frozenset(segments)
-        self.ctx = _Ctx(self.c, None, self.now, self.policy.default_timezone)
+        self.segments = self.mine().segments = frozenset(segments)
+        self.event = None
         on = "enter" if inp.entered else "leave"
         for journey, entry in self.engine.segment_index.get((inp.segment, on), ()):
             self.enter(journey, entry.node)
@@ -474,7 +481,7 @@ class _Step:
         if entry is None:
             raise IllegalInput("the journey has no `api: true` entry", journey=journey.id, input_kind="api")
         if inp.data:
-            self.ctx.event = {"event": "api_start", "properties": dict(inp.data)}
+            self.event = {"event": "api_start", "properties": dict(inp.data)}
         self.enter(journey, entry.node)
 
     def on_schedule(self, inp: ScheduleTick) -> None:
@@ -522,7 +529,7 @@ class _Step:
         c, jid = self.c, journey.id
         if not journey.concurrent_runs:
             for other in c.runs.values():
-                if other.journey == jid:
+                if other.of[0] == jid:
                     return None
         entered = c.entries.get(jid)
         if entered is None:
@@ -539,11 +546,21 @@ class _Step:
 
     def start(self, journey: Journey, node: str, times: int) -> None:
         """A new run at `node`; `times` is what `entries_before` allowed."""
-        c, now, jid, input_id = self.c, self.now, journey.id, self.input_id
-        self.own("entries")[jid] = (times + 1, now)
-        run_id = "r" + key4(jid, c.id, input_id, node, size=6)
-        run = Run(run_id, jid, journey.version, node, now)
-        self.own_runs()[run_id] = run
+        # Copy on write as in `own` and `own_runs`, written out: most inputs start a run.
+        base, c, now, jid = self.base, self.mine(), self.now, journey.id
+        entries = c.entries
+        if entries is base.entries:
+            entries = c.entries = dict(entries)
+        entries[jid] = (times + 1, now)
+        run_id = "r" + key4(jid, c.id, self.input_id, node, size=6)
+        pair = self.engine.pairs.get(jid)
+        if pair is None or pair[1] != journey.version:
+            pair = shared_pair(jid, journey.version)
+        run = Run.entering(run_id, pair, node, now)
+        runs = c.runs
+        if runs is base.runs:
+            runs = c.runs = dict(runs)
+        runs[run_id] = run
         self.transition(run, journey, None, node, "entered")
         self.advance(run, journey)
 
@@ -585,23 +602,25 @@ class _Step:
             deadline = run.entered_at + goal.within
             if deadline > self.now:
                 live = tuple(t for t in self.c.trackers if t[4] >= self.now)
-                self.c.trackers = (
+                self.mine().trackers = (
                     *live,
                     (journey.id, journey.version, run.id, run.entered_at, deadline, run.variant),
                 )
 
     def schedule(self, run: Run, at: float, kind: TimerKind) -> None:
-        self.c.seq += 1
-        run.timer = self.c.seq
-        self.out.append(ScheduleTimer(self.c.id, run.id, run.timer, at, kind))
+        c = self.mine()
+        c.seq = token = c.seq + 1
+        run.timer = token
+        self.out.append(ScheduleTimer(c.id, run.id, token, at, kind))
 
     def advance(self, run: Run, journey: Journey) -> None:
         """Run instantaneous nodes until the run waits, awaits the gate or exits."""
+        nodes, limit = journey.nodes, self.policy.max_steps
         while True:
             self.steps += 1
-            if self.steps > self.policy.max_steps:
+            if self.steps > limit:
                 raise RunawayJourney(journey.id, run.node, self.steps)
-            node = journey.nodes[run.node]
+            node = nodes[run.node]
             if isinstance(node, WaitNode):
                 due = self.wait_until(node)
                 if due is None:
@@ -618,7 +637,7 @@ class _Step:
                 self.pending.append((run, journey, node))
                 return
             elif isinstance(node, BranchNode):
-                branch = next((t for predicate, t in node.cases if predicate(self.ctx)), node.otherwise)
+                branch = next((t for predicate, t in node.cases if predicate(self)), node.otherwise)
                 self.move(run, journey, branch, "next")
             elif isinstance(node, SplitNode):
                 variant = self.assign(run, journey, node)
@@ -647,7 +666,7 @@ class _Step:
 
     def wait_until(self, node: WaitNode) -> float | None:
         """When a wait ends; None when a trait date is missing, or past with `if_past: exit`."""
-        tz = self.ctx.timezone
+        tz = self.timezone
         if node.seconds is not None:
             return self.now + node.seconds
         if node.window is not None:
@@ -710,7 +729,7 @@ class _Step:
         )
 
     def choose(self, run: Run, journey: Journey, node: DecideNode) -> str | None:
-        eligible = [o for o in node.offers if o.eligible is None or o.eligible(self.ctx)]
+        eligible = [o for o in node.offers if o.eligible is None or o.eligible(self)]
         scored = [(o.id, self.offer_score(run, journey, node, o)) for o in eligible]
         chosen = max(scored, key=lambda s: s[1])[0] if scored else None
         self.decision(run, journey, node.id, tuple(scored), chosen, node.policy)
@@ -727,7 +746,7 @@ class _Step:
         return rng.betavariate(1 + successes, 1 + max(trials - successes, 0.0)) * offer.value
 
     def update(self, node: UpdateNode) -> None:
-        sets = {k: v.evaluate(self.ctx) if isinstance(v, Expression) else v for k, v in node.set}
+        sets = {k: v.evaluate(self) if isinstance(v, Expression) else v for k, v in node.set}
         traits = self.own("traits")
         traits.update(sets)
         for name, amount in node.increment:
@@ -737,10 +756,9 @@ class _Step:
             ) + amount
         for name in node.unset:
             traits.pop(name, None)
-        self.traits_changed()
         if node.add_tags or node.remove_tags:
-            self.c.tags = (self.c.tags | frozenset(node.add_tags)) - frozenset(node.remove_tags)
-            self.ctx.tags = self.c.tags
+            c = self.mine()
+            self.tags = c.tags = (c.tags | frozenset(node.add_tags)) - frozenset(node.remove_tags)
         self.out.append(
             UpdateProfile(self.c.id, sets, dict(node.increment), node.unset, node.add_tags, node.remove_tags)
         )
@@ -801,7 +819,7 @@ class _Step:
                     node.transactional,
                 )
             )
-            self.c.sends = (
+            self.mine().sends = (
                 *self.recent_sends(),
                 (self.now, verdict.channel, journey.id, gate.score(journey), journey.cap_group),
             )
