@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -113,10 +114,10 @@ class OfflineChannel:
                     + b"\n"
                 )
             else:
+                if not path.exists():
+                    _create_with_header(path)
                 out = io.StringIO()
                 writer = csv.writer(out)
-                if not path.exists():
-                    writer.writerow(CSV_COLUMNS)
                 writer.writerow(
                     [
                         task.key,
@@ -140,3 +141,19 @@ class OfflineChannel:
 
     def close(self) -> None:
         pass
+
+
+def _create_with_header(path: Path) -> None:
+    """Create the CSV file holding only its header, atomically: two relays that both find no file must not
+    both write a header (the second would read as a task). The header is written to a file of this
+    thread's own and linked into place; whoever links second finds the file there and leaves it alone."""
+    own = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(CSV_COLUMNS)
+    own.write_text(buffer.getvalue())
+    try:
+        os.link(own, path)
+    except FileExistsError:
+        pass
+    finally:
+        own.unlink()
