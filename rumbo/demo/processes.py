@@ -8,6 +8,7 @@ stops too.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import resource
 import signal
@@ -97,7 +98,8 @@ def serve_child(serve: Callable[[dict[str, Any], Callable[[], None], threading.E
 
     threading.Thread(target=watch, daemon=True).start()
     answer = {"answer": serve(args, ready, stop), "cpu": cpu_seconds()}
-    print(orjson.dumps(answer).decode(), flush=True)
+    with contextlib.suppress(BrokenPipeError):  # the demo was killed: nobody is left to answer
+        print(orjson.dumps(answer).decode(), flush=True)
 
 
 def cpu_seconds() -> float:
