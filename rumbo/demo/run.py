@@ -8,14 +8,16 @@
 4. Hour by hour: move the clock to the end of the hour, post the hour's events over HTTP, append the
    runtime's own inputs, and wait until the worker has processed every event and every timer due. Sends
    become due in the outbox as the worker commits them, and the relays deliver them meanwhile.
-5. Archive the store (archive.py) while the relays finish the outbox, then the rest; read the summary
-   from the store and from what the local servers received (summary.py).
+5. Archive the store (the exporter `rumbo serve` runs, runtime/archiver.py) while the relays finish the
+   outbox, then the rest; read the summary from the store and from what the local servers received
+   (summary.py).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,9 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import rumbo
-from rumbo.analytics.archive import Archive
 from rumbo.delivery.relay import RoundStats
-from rumbo.demo.archive import archive_store
 from rumbo.demo.clock import CLOCK_FILE, SharedClock
 from rumbo.demo.errors import DemoError
 from rumbo.demo.feed import Feeder, hourly
@@ -37,6 +37,7 @@ from rumbo.demo.server import serving
 from rumbo.demo.sinks import FILES, SinkCounts, Sinks
 from rumbo.demo.summary import DemoResult, collect, outbox_counts
 from rumbo.journey.load import load_journeys
+from rumbo.runtime.archiver import Archiver
 from rumbo.runtime.service import Service, ServiceConfig
 from rumbo.server.app import create_app
 from rumbo.store.sql import SqlStore
@@ -81,6 +82,14 @@ def _pending_due(store: SqlStore, workspace: str, now: float) -> int:
         (workspace, now),
     )
     return int(rows[0][0])
+
+
+def _export(archiver: Archiver, workspace: str, rows: Counter[str]) -> Counter[str]:
+    """One exporter round for the workspace; the rows written so far, by kind, with this round's added."""
+    report = archiver.export([workspace])
+    if report.errors:
+        raise DemoError("; ".join(f"archiving {k.kind}: {k.error}" for k in report.errors))
+    return rows + Counter({k.kind: k.rows for k in report.kinds})
 
 
 def _wait_idle(service: Service, helpers: Sequence[Sinks | ChildProcess]) -> None:
@@ -170,8 +179,9 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
         # Most of the archive is written while the relay delivers what is left, the rest once it is done.
         started = time.perf_counter()
         task = progress.add_task("writing the analytics archive while the relays finish", total=1)
-        archive = Archive(home / "archive")
-        archived = archive_store(store, workspace, archive)
+        # The exporter `rumbo serve` runs: a later `serve` on this home carries on from its cursors.
+        archiver = Archiver(store, home / "archive")
+        archived = _export(archiver, workspace, Counter())
         progress.update(task, completed=1)
         timings["archive"] = time.perf_counter() - started
         waiting = _pending_due(store, workspace, clock())
@@ -190,14 +200,15 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
         timings["deliver"] = time.perf_counter() - started - timings["archive"]
 
         started = time.perf_counter()
-        archived = archive_store(store, workspace, archive, archived)
+        archived = _export(archiver, workspace, archived)
         inbox = export_inbox(store, workspace, home / FILES / "inbox.jsonl")
         timings["archive"] += time.perf_counter() - started
         result = collect(store, workspace, example_journeys(), journeys, home, days)
     result.sinks = sink_counts[0] if sink_counts else SinkCounts()
     result.relay = relay_stats
     result.inbox_exported = inbox
-    result.archive_rows = dict(archived.rows)
+    result.archive_rows = dict(archived)
+    result.archive_dir = home / "archive" / workspace
     result.keys = keys
     result.events_posted = feeder.accepted
     result.runtime_inputs = sum(len(piece.runtime) for piece in slices)

@@ -52,6 +52,7 @@ class DemoResult:
     relay: RoundStats = field(default_factory=RoundStats)
     inbox_exported: int = 0
     archive_rows: dict[str, int] = field(default_factory=dict)
+    archive_dir: Path | None = None  # the workspace's folder in the exporter's archive
     keys: WorkspaceKeys | None = None
     timings: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # processor seconds per process
@@ -268,7 +269,7 @@ def print_summary(result: DemoResult, console: Console) -> None:
 
 def _where_next(result: DemoResult, console: Console) -> None:
     home = result.home
-    archive = home / "archive"
+    archive = result.archive_dir
     env = f"RUMBO_HOME={home}"
     console.print("\n[bold]Where to look next[/]")
     console.print(

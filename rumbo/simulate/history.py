@@ -137,7 +137,7 @@ def from_archive(root: str | Path) -> History:
     if not event_files:
         raise SimulationError(
             f"{archive.root}: the archive holds no event records — point --archive at an archive folder "
-            "(`rumbo demo` writes one under $RUMBO_HOME/demo/archive), import events with "
+            "(`rumbo demo` writes one under $RUMBO_HOME/demo/archive/default), import events with "
             "`rumbo analyze import`, or give event files with --events"
         )
     messages = []

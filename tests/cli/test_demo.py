@@ -148,7 +148,7 @@ def test_the_archive_holds_what_the_runtime_stored_and_analyze_reads_it(
     demo_run: tuple[Path, str], store: SqliteStore
 ) -> None:
     home, _ = demo_run
-    archive = Archive(home / "archive")
+    archive = Archive(home / "archive" / "default")  # the exporter's folder for the workspace
     engine = open_engine(archive)
     for kind in ("transition", "decision", "suppression", "delivery", "conversion"):
         stored = _rows(store, f"SELECT COUNT(*) FROM records WHERE kind = '{kind}'")[0][0]
@@ -158,7 +158,7 @@ def test_the_archive_holds_what_the_runtime_stored_and_analyze_reads_it(
         "select count(*) as n, count(distinct channel) as channels from event where type = 'track'"
     ).to_pylist()[0]
     assert customers_events["n"] > 1000 and customers_events["channels"] >= 5
-    nodes = CliRunner().invoke(main, ["analyze", "nodes", "--archive", str(home / "archive")])
+    nodes = CliRunner().invoke(main, ["analyze", "nodes", "--archive", str(home / "archive" / "default")])
     assert nodes.exit_code == 0, nodes.output
     assert "cart-recovery" in nodes.output
 
