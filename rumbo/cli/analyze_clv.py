@@ -78,6 +78,13 @@ def _parse_map(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     "--discount-rate", type=float, default=0.0, show_default=True, help="Annual discount rate, e.g. 0.1."
 )
 @click.option(
+    "--penalizer",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Fit with this prior on the log-parameters (0: maximum likelihood) [default: maximum likelihood, "
+    "then 0.05 if that finds no maximum, with a note].",
+)
+@click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
@@ -114,6 +121,7 @@ def clv(
     horizon: str,
     unit: str,
     discount_rate: float,
+    penalizer: float | None,
     as_of: Any,
     events: tuple[str, ...],
     value_properties: tuple[str, ...],
@@ -146,6 +154,7 @@ def clv(
             model=model,
             horizon_days=parse_duration(horizon) / DAY,
             annual_discount_rate=discount_rate,
+            penalizer=penalizer,
         )
         if fmt == "table":
             click.echo(render(_Shown(result, top), fmt, **_table_extras(result, top)), nl=False)
@@ -197,6 +206,7 @@ def _table_extras(result: ClvResult, top: int) -> dict[str, Any]:
         + ("" if value is None else f", value {value:,.2f}")
         + f"; mean probability alive {totals['mean_probability_alive']:.3f}",
         f"{result.model.name} log-likelihood {result.log_likelihood:,.1f}"
+        + (f" (penalizer {result.penalizer:g})" if result.penalizer else "")
         + (
             ""
             if result.spend_log_likelihood is None

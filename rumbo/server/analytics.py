@@ -113,6 +113,10 @@ class ClvOptions:
     horizon: Annotated[str, Query(description="how far ahead to value customers")] = "90d"
     unit: Annotated[str, Query(description="time unit the models count in")] = "1w"
     discount_rate: Annotated[float, Query(ge=0, description="annual discount rate, e.g. 0.1")] = 0.0
+    penalizer: Annotated[
+        float | None,
+        Query(ge=0, description="prior on the log-parameters [maximum likelihood, then 0.05 if needed]"),
+    ] = None
     as_of: Annotated[
         date | None, Query(description="observation end, YYYY-MM-DD [the last purchase day]")
     ] = None
@@ -338,7 +342,11 @@ def analytics_router(service: Service) -> APIRouter:
                 value_properties=options.value_property or VALUE_PROPERTIES,
             )
             return analyze_clv(
-                summary, model=model, horizon_days=horizon_days, annual_discount_rate=options.discount_rate
+                summary,
+                model=model,
+                horizon_days=horizon_days,
+                annual_discount_rate=options.discount_rate,
+                penalizer=options.penalizer,
             )
 
     Clv = Annotated[ClvOptions, Depends()]

@@ -19,7 +19,7 @@ from scipy.integrate import quad
 from scipy.special import gammaln
 
 from rumbo.analytics.clv.bgnbd import BgNbd, fit_bgnbd
-from rumbo.analytics.clv.fitting import ClvInputInvalid
+from rumbo.analytics.clv.fitting import ClvFitFailed, ClvInputInvalid, Fit
 from rumbo.analytics.clv.gammagamma import GammaGamma, fit_gammagamma
 from rumbo.analytics.clv.paretonbd import ParetoNbd, fit_paretonbd
 
@@ -276,3 +276,48 @@ def test_histories_without_any_repeat_purchase_are_refused(fit: Callable[..., ob
 def test_gammagamma_needs_repeat_customers_with_spend() -> None:
     with pytest.raises(ClvInputInvalid, match="at least two customers"):
         fit_gammagamma([0, 0, 3], [0.0, 0.0, 10.0])
+
+
+# --- fitting without a maximum -------------------------------------------------------------------------
+
+
+def few_customers_without_a_maximum() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Five customers whose BG/NBD likelihood keeps rising as the parameters run off to infinity."""
+    rng = np.random.default_rng(1)
+    T = rng.uniform(5, 40, 5)
+    x = rng.poisson(1.0, 5).astype(float)
+    t_x = np.where(x > 0, rng.uniform(0, 1, 5) * T, 0.0)
+    return x, t_x, T
+
+
+def test_a_fit_without_a_maximum_says_to_try_a_penalizer() -> None:
+    with pytest.raises(ClvFitFailed, match=r"did not converge on 5 customers.*--penalizer 0\.05"):
+        fit_bgnbd(*few_customers_without_a_maximum())
+
+
+def test_a_penalizer_gives_a_fit_near_the_prior_where_the_data_say_little() -> None:
+    x, t_x, T = few_customers_without_a_maximum()
+    weak, strong = fit_bgnbd(x, t_x, T, penalizer=0.05), fit_bgnbd(x, t_x, T, penalizer=5.0)
+    assert (weak.penalizer, strong.penalizer) == (0.05, 5.0)
+    assert all(math.isfinite(v) and v > 0 for v in weak.model.params().values())
+    # A stronger prior pulls the (rescaled) parameters closer to 1, where their logarithms are 0.
+    scale = 10.0 / T.max()
+
+    def spread(fit: Fit[BgNbd]) -> float:
+        m = fit.model
+        return sum(abs(math.log(v)) for v in (m.r, m.alpha * scale, m.a, m.b))
+
+    assert spread(strong) < spread(weak)
+
+
+def test_a_weak_penalizer_leaves_a_large_sample_where_the_data_put_it(cdnow: dict[str, np.ndarray]) -> None:
+    plain = fit_bgnbd(cdnow["x"], cdnow["t_x"], cdnow["T"])
+    penalized = fit_bgnbd(cdnow["x"], cdnow["t_x"], cdnow["T"], penalizer=0.05)
+    for name, value in plain.model.params().items():
+        assert penalized.model.params()[name] == pytest.approx(value, rel=0.01), name
+    assert penalized.log_likelihood == pytest.approx(plain.log_likelihood, abs=0.5)
+
+
+def test_a_negative_penalizer_is_refused() -> None:
+    with pytest.raises(ClvInputInvalid, match="penalizer must be 0 or more"):
+        fit_bgnbd(*few_customers_without_a_maximum(), penalizer=-1.0)

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from rumbo.analytics.clv.analysis import analyze_clv
-from rumbo.analytics.clv.fitting import ClvInputInvalid
+from rumbo.analytics.clv.fitting import ClvFitFailed, ClvInputInvalid
 from rumbo.analytics.clv.summary import PurchaseSummary
 from rumbo.analytics.clv.traits import TRAITS, write_traits
 from rumbo.analytics.clv.value import discounted_expected_purchases, expected_value
@@ -165,3 +165,22 @@ def test_traits_are_identify_events_ingestion_can_take(
     again = tmp_path / "again.jsonl"
     write_traits(result, again)
     assert again.read_bytes() == path.read_bytes()
+
+
+def test_a_base_too_small_for_maximum_likelihood_is_fitted_with_a_weak_prior_and_said_so() -> None:
+    rng = np.random.default_rng(1)
+    T = rng.uniform(5, 40, 5)
+    x = rng.poisson(1.0, 5).astype(float)
+    t_x = np.where(x > 0, rng.uniform(0, 1, 5) * T, 0.0)
+    summary = PurchaseSummary(
+        tuple(f"c{i}" for i in range(5)), x, t_x, T, np.full(5, 20.0), unit_days=7.0, observation_end=None
+    )
+    result = analyze_clv(summary, computed_at=COMPUTED_AT)
+    assert result.penalizer == 0.05 and result.to_dict()["penalizer"] == 0.05
+    assert any(
+        "no maximum-likelihood fit on these 5 customers" in n and "penalizer 0.05" in n for n in result.notes
+    )
+    assert np.all(np.isfinite(result.expected_purchases)) and np.all(result.probability_alive <= 1)
+    # Asked for plain maximum likelihood, the failure is reported instead.
+    with pytest.raises(ClvFitFailed):
+        analyze_clv(summary, computed_at=COMPUTED_AT, penalizer=0.0)

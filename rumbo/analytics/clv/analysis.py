@@ -8,22 +8,24 @@ customer, most valuable first).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
 from rumbo.analytics.clv.bgnbd import fit_bgnbd
-from rumbo.analytics.clv.fitting import ClvInputInvalid, Fit, FloatArray
+from rumbo.analytics.clv.fitting import FALLBACK_PENALIZER, ClvFitFailed, ClvInputInvalid, Fit, FloatArray
 from rumbo.analytics.clv.gammagamma import GammaGamma, fit_gammagamma
 from rumbo.analytics.clv.paretonbd import fit_paretonbd
 from rumbo.analytics.clv.summary import DAY, PurchaseSummary
 from rumbo.analytics.clv.value import FrequencyModel, discounted_expected_purchases
 from rumbo.durations import format_duration
 
+ModelT = TypeVar("ModelT")
 ModelName = Literal["bgnbd", "paretonbd"]
 MODELS: Final = ("bgnbd", "paretonbd")
 MIN_SPEND_CUSTOMERS: Final = 10
@@ -50,6 +52,8 @@ class ClvResult:
     expected_spend: FloatArray | None
     expected_value: FloatArray | None
     notes: tuple[str, ...] = field(default=())
+    penalizer: float = 0.0  # of the frequency model's fit (0: maximum likelihood)
+    spend_penalizer: float = 0.0
 
     @property
     def horizon(self) -> str:
@@ -112,10 +116,12 @@ class ClvResult:
             "model": self.model.name,
             "parameters": self.model.params(),
             "log_likelihood": self.log_likelihood,
+            "penalizer": self.penalizer,
             "spend_model": None if self.spend_model is None else "gammagamma",
             "spend_parameters": None if self.spend_model is None else self.spend_model.params(),
             "spend_log_likelihood": self.spend_log_likelihood,
             "spend_customers": self.spend_customers,
+            "spend_penalizer": self.spend_penalizer,
             "unit": self.summary.unit,
             "horizon": self.horizon,
             "annual_discount_rate": self.annual_discount_rate,
@@ -136,28 +142,32 @@ def analyze_clv(
     horizon_days: float = 90.0,
     annual_discount_rate: float = 0.0,
     computed_at: datetime | None = None,
+    penalizer: float | None = None,
 ) -> ClvResult:
     """Fit ``model`` and Gamma-Gamma to ``summary`` and score every customer over ``horizon_days``.
 
-    ``computed_at`` stamps the result (and the traits written from it); it defaults to now.
+    ``computed_at`` stamps the result (and the traits written from it); it defaults to now. ``penalizer``
+    fits both models with that prior on their log-parameters (rumbo.analytics.clv.fitting); by default a fit
+    is plain maximum likelihood, and one that finds no maximum is fitted again with a weak prior, with a note.
     """
     if model not in MODELS:
         raise ClvInputInvalid(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if horizon_days <= 0:
         raise ClvInputInvalid(f"the horizon must be positive, got {horizon_days} days — e.g. --horizon 90d")
     x, t_x, age = summary.frequency, summary.recency, summary.T
-    frequency_fit: Fit[Any] = fit_bgnbd(x, t_x, age) if model == "bgnbd" else fit_paretonbd(x, t_x, age)
+    notes: list[str] = []
+    fit_frequency = fit_bgnbd if model == "bgnbd" else fit_paretonbd
+    frequency_fit: Fit[Any] = _fit(lambda lam: fit_frequency(x, t_x, age, lam), penalizer, notes)
     fitted: FrequencyModel = frequency_fit.model
     horizon = horizon_days / summary.unit_days
     purchases = fitted.expected_purchases(horizon, x, t_x, age)
     alive = fitted.probability_alive(x, t_x, age)
-    notes: list[str] = []
     if len(summary) < FEW_CUSTOMERS:
         notes.append(
             f"only {len(summary)} customers: the parameters are rough, read the scores as a ranking rather "
             "than as forecasts"
         )
-    spend_fit = _fit_spend(summary, notes)
+    spend_fit = _fit_spend(summary, penalizer, notes)
     spend: FloatArray | None = None
     value: FloatArray | None = None
     if spend_fit is not None:
@@ -187,10 +197,28 @@ def analyze_clv(
         expected_spend=spend,
         expected_value=value,
         notes=tuple(notes),
+        penalizer=frequency_fit.penalizer,
+        spend_penalizer=0.0 if spend_fit is None else spend_fit.penalizer,
     )
 
 
-def _fit_spend(summary: PurchaseSummary, notes: list[str]) -> Fit[GammaGamma] | None:
+def _fit(fit: Callable[[float], Fit[ModelT]], penalizer: float | None, notes: list[str]) -> Fit[ModelT]:
+    """`fit` with the penalizer asked for; by default unpenalized, then with the fallback if that fails."""
+    if penalizer is not None:
+        return fit(penalizer)
+    try:
+        return fit(0.0)
+    except ClvFitFailed as failed:
+        fallback = fit(FALLBACK_PENALIZER)
+        notes.append(
+            f"{failed.model} has no maximum-likelihood fit on these {failed.customers} customers (the "
+            f"likelihood keeps rising towards an edge: {failed.reason.rstrip('.')}); fitted with penalizer "
+            f"{FALLBACK_PENALIZER:g}, a weak prior on the parameters — more customers will need none"
+        )
+        return fallback
+
+
+def _fit_spend(summary: PurchaseSummary, penalizer: float | None, notes: list[str]) -> Fit[GammaGamma] | None:
     usable = int(np.count_nonzero((summary.frequency > 0) & (summary.monetary > 0)))
     if usable < MIN_SPEND_CUSTOMERS:
         notes.append(
@@ -198,7 +226,7 @@ def _fit_spend(summary: PurchaseSummary, notes: list[str]) -> Fit[GammaGamma] | 
             f"{MIN_SPEND_CUSTOMERS} needed — give purchases a value (e.g. properties.revenue)"
         )
         return None
-    fit = fit_gammagamma(summary.frequency, summary.monetary)
+    fit = _fit(lambda lam: fit_gammagamma(summary.frequency, summary.monetary, lam), penalizer, notes)
     # Gamma-Gamma assumes spend does not depend on how often a customer buys; say so when the data disagree.
     repeat = (summary.frequency > 0) & (summary.monetary > 0)
     if repeat.sum() > 2:

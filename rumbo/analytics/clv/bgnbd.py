@@ -86,10 +86,13 @@ class BgNbd:
         return self.expected_purchases(np.atleast_1d(np.asarray(t, dtype=np.float64)), 0.0, 0.0, 0.0)
 
 
-def fit_bgnbd(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike) -> Fit[BgNbd]:
+def fit_bgnbd(
+    frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike, penalizer: float = 0.0
+) -> Fit[BgNbd]:
     """Maximum-likelihood BG/NBD parameters for the customers' histories (x, t_x, T).
 
-    Raises ClvInputInvalid for an inconsistent summary and ClvFitFailed if the optimiser does not converge.
+    `penalizer` > 0 fits with a prior on the log-parameters (rumbo.analytics.clv.fitting). Raises
+    ClvInputInvalid for an inconsistent summary and ClvFitFailed if the optimiser does not converge.
     """
     data = frequency_data(frequency, recency, T)
     x, t_x, age, scale, folded = data.x, data.t_x, data.age, data.scale, data.folded
@@ -100,10 +103,15 @@ def fit_bgnbd(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
         ll, gradient = _log_likelihood_terms(log_params, fx, ft_x, fage, with_gradient=True)
         return -float(folded.weights @ ll) / total, -(folded.weights @ gradient) / total
 
-    log_params = maximise(objective, np.zeros(4), "BG/NBD", x.size)
+    log_params = maximise(objective, np.zeros(4), "BG/NBD", x.size, penalizer)
     r, alpha_scaled, a, b = np.exp(log_params)
     model = BgNbd(r=float(r), alpha=float(alpha_scaled / scale), a=float(a), b=float(b))
-    return Fit(model=model, log_likelihood=float(model.log_likelihood(x, t_x, age).sum()), customers=x.size)
+    return Fit(
+        model=model,
+        log_likelihood=float(model.log_likelihood(x, t_x, age).sum()),
+        customers=x.size,
+        penalizer=penalizer,
+    )
 
 
 def _log_likelihood_terms(

@@ -5,6 +5,13 @@ Every model is fitted the same way: the parameters are positive, so the optimise
 into one row with a weight, which leaves the likelihood unchanged and makes each evaluation cheaper; and the
 time axis is rescaled so the oldest customer is 10 units old, which keeps the rate parameters near 1 whatever
 unit the caller measures time in.
+
+On small or unusual samples the likelihood may keep rising towards an edge of the parameter space (no sign
+that customers drop out, say, sends a and b of BG/NBD to infinity), and the optimiser stops without a
+maximum. A *penalizer* λ turns the fit into a maximum a posteriori one: λ·Σ(log θ)² is added to the negative
+log-likelihood, a normal prior with standard deviation 1/√(2λ) on each log-parameter (on the rescaled
+axes, where parameters near 1 are typical). Its weight is fixed in total, so it fades as customers are
+added; λ = 0 is plain maximum likelihood, which is what reproduces published estimates.
 """
 
 from __future__ import annotations
@@ -29,16 +36,29 @@ TIME_SCALE_TARGET = 10.0
 """The age the oldest customer is rescaled to while fitting (see the module docstring)."""
 
 
+FALLBACK_PENALIZER = 0.05
+"""The penalizer a fit falls back to when maximum likelihood finds no maximum: a prior of standard deviation
+about 3 on each log-parameter, weak enough to leave well-determined parameters where the data put them."""
+
+
 class ClvFitFailed(AnalyticsError):
     """A lifetime-value model did not converge on the data given."""
 
-    def __init__(self, model: str, customers: int, reason: str) -> None:
+    def __init__(self, model: str, customers: int, reason: str, penalizer: float = 0.0) -> None:
         self.model = model
         self.customers = customers
         self.reason = reason
+        self.penalizer = penalizer
+        advice = (
+            f"try a penalizer (e.g. --penalizer {FALLBACK_PENALIZER}) when the data are few"
+            if penalizer == 0
+            else "try a larger penalizer"
+        )
         super().__init__(
-            f"{model} did not converge on {customers} customers: {reason} — check that the summary has "
-            "repeat purchases (frequency > 0) for a good share of customers and that recency <= T"
+            f"{model} did not converge on {customers} customers"
+            + (f" with penalizer {penalizer:g}" if penalizer else "")
+            + f": {reason} — check that the summary has repeat purchases (frequency > 0) for a good share of "
+            f"customers and that recency <= T, or {advice}"
         )
 
 
@@ -179,26 +199,45 @@ def with_central_differences(value: Callable[[FloatArray], float], step: float =
     return objective
 
 
-def maximise(objective: Objective, start: FloatArray, model: str, customers: int) -> FloatArray:
-    """Log-parameters at the maximum of the likelihood, found by BFGS from `start`.
+def maximise(
+    objective: Objective, start: FloatArray, model: str, customers: int, penalizer: float = 0.0
+) -> FloatArray:
+    """Log-parameters at the maximum of the likelihood (penalized by `penalizer`, see the module docstring),
+    found by BFGS from `start`.
 
     The objective is the negative log-likelihood per customer, so the tolerance means the same thing for a
-    hundred customers as for a million.
+    hundred customers as for a million; the penalty is divided by the customers to keep its total weight.
     """
+    if not penalizer >= 0:
+        raise ClvInputInvalid(f"the penalizer must be 0 or more, got {penalizer}")
+    weight = penalizer / customers
+
+    def penalized(log_params: FloatArray) -> tuple[float, FloatArray]:
+        value, gradient = objective(log_params)
+        return value + weight * float(log_params @ log_params), gradient + 2 * weight * log_params
+
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = minimize(objective, start, jac=True, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
+        result = minimize(
+            penalized if penalizer else objective,
+            start,
+            jac=True,
+            method="BFGS",
+            options={"gtol": 1e-8, "maxiter": 2000},
+        )
     # BFGS reports "precision loss" when it cannot improve further at machine precision: that is the
     # optimum for our purposes provided the gradient is small.
     gradient = np.asarray(result.jac, dtype=np.float64)
     if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun) or np.max(np.abs(gradient)) > 1e-4:
-        raise ClvFitFailed(model, customers, str(result.message))
+        raise ClvFitFailed(model, customers, str(result.message), penalizer)
     return np.asarray(result.x, dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
 class Fit(Generic[ModelT]):
-    """A fitted model with the log-likelihood at its parameters and the number of customers it saw."""
+    """A fitted model with the log-likelihood at its parameters (without the penalty), the number of customers
+    it saw, and the penalizer it was fitted with (0: maximum likelihood)."""
 
     model: ModelT
     log_likelihood: float
     customers: int
+    penalizer: float = 0.0

@@ -49,11 +49,14 @@ class GammaGamma:
         return np.asarray(self.p * (self.gamma + seen) / (self.p * x + self.q - 1.0), dtype=np.float64)
 
 
-def fit_gammagamma(frequency: npt.ArrayLike, monetary: npt.ArrayLike) -> Fit[GammaGamma]:
+def fit_gammagamma(
+    frequency: npt.ArrayLike, monetary: npt.ArrayLike, penalizer: float = 0.0
+) -> Fit[GammaGamma]:
     """Maximum-likelihood Gamma-Gamma parameters from customers' repeat purchase counts and average spend.
 
     Customers without repeat purchases, or with an average spend of zero or less (refunds), carry no
-    information about spend per purchase and are left out; `Fit.customers` counts those used.
+    information about spend per purchase and are left out; `Fit.customers` counts those used. `penalizer` > 0
+    fits with a prior on the log-parameters (rumbo.analytics.clv.fitting).
     """
     x_all = as_float_array(np.atleast_1d(frequency), "frequency")
     zbar_all = as_float_array(np.atleast_1d(monetary), "monetary")
@@ -76,10 +79,11 @@ def fit_gammagamma(frequency: npt.ArrayLike, monetary: npt.ArrayLike) -> Fit[Gam
         ll, gradient = _log_likelihood_terms(log_params, fx, fzbar, with_gradient=True)
         return -float(folded.weights @ ll) / total, -(folded.weights @ gradient) / total
 
-    log_params = maximise(objective, np.zeros(3), "Gamma-Gamma", x.size)
+    log_params = maximise(objective, np.zeros(3), "Gamma-Gamma", x.size, penalizer)
     p, q, gamma_scaled = np.exp(log_params)
     model = GammaGamma(p=float(p), q=float(q), gamma=float(gamma_scaled / scale))
-    return Fit(model=model, log_likelihood=float(model.log_likelihood(x, zbar).sum()), customers=x.size)
+    log_likelihood = float(model.log_likelihood(x, zbar).sum())
+    return Fit(model=model, log_likelihood=log_likelihood, customers=x.size, penalizer=penalizer)
 
 
 def _repeat_spend(frequency: npt.ArrayLike, monetary: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:

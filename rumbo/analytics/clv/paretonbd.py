@@ -82,10 +82,13 @@ class ParetoNbd:
         return self.expected_purchases(np.atleast_1d(np.asarray(t, dtype=np.float64)), 0.0, 0.0, 0.0)
 
 
-def fit_paretonbd(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike) -> Fit[ParetoNbd]:
+def fit_paretonbd(
+    frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike, penalizer: float = 0.0
+) -> Fit[ParetoNbd]:
     """Maximum-likelihood Pareto/NBD parameters for the customers' histories (x, t_x, T).
 
-    Raises ClvInputInvalid for an inconsistent summary and ClvFitFailed if the optimiser does not converge.
+    `penalizer` > 0 fits with a prior on the log-parameters (rumbo.analytics.clv.fitting). Raises
+    ClvInputInvalid for an inconsistent summary and ClvFitFailed if the optimiser does not converge.
     """
     data = frequency_data(frequency, recency, T)
     x, t_x, age, scale, folded = data.x, data.t_x, data.age, data.scale, data.folded
@@ -98,12 +101,17 @@ def fit_paretonbd(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.Array
         return -float(folded.weights @ (common + np.logaddexp(alive, dead))) / total
 
     objective = with_central_differences(negative_log_likelihood)
-    log_params = maximise(objective, np.zeros(4), "Pareto/NBD", x.size)
+    log_params = maximise(objective, np.zeros(4), "Pareto/NBD", x.size, penalizer)
     r, alpha_scaled, s, beta_scaled = np.exp(log_params)
     model = ParetoNbd(
         r=float(r), alpha=float(alpha_scaled / scale), s=float(s), beta=float(beta_scaled / scale)
     )
-    return Fit(model=model, log_likelihood=float(model.log_likelihood(x, t_x, age).sum()), customers=x.size)
+    return Fit(
+        model=model,
+        log_likelihood=float(model.log_likelihood(x, t_x, age).sum()),
+        customers=x.size,
+        penalizer=penalizer,
+    )
 
 
 def _likelihood_parts(
