@@ -94,6 +94,9 @@ class Transition:
     input: str | None  # messageId of the event or id of the timer that caused it
     at: float
     variant: str | None = None  # the split arm the run is in, so every node can be read per variant
+    # When the run entered from_node (None on entry, and where it was not known): the time spent in a node
+    # is `at - since` on the transition that left it.
+    since: float | None = None
 
 
 @dataclass(slots=True)
@@ -190,6 +193,7 @@ FIELDS: Final[dict[str, dict[str, FieldType]]] = {
         "input": "string",
         "at": "timestamp",
         "variant": "string",
+        "since": "timestamp",
     },
     "decision": {
         "workspace": "string",

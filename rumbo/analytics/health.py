@@ -13,11 +13,14 @@ Definitions (a *visit* is one entry of a run into a node; in a journey without l
   it was entered with, so that entered = waiting + moved_on + exited holds on every row.
 
 Why several queries: counting moves needs no per-run work (a grouping over a handful of low-cardinality
-columns); conversions need a join only for runs that converted (the small side); only the time in node
-needs every visit paired with the transition that left it. In a journey version whose graph has no cycle a
-run cannot visit a node twice, so a plain join on (run, node) pairs them; where the graph has a cycle the
-visits are numbered and matched n-th entry to n-th exit, which costs two window sorts. The pairing is the
-costly part, so it can be skipped (``timing=False``). Flags come from ``rumbo.analytics.health_flags``.
+columns); conversions need a join only for runs that converted (the small side). The time in node is
+``at - since`` on each transition that left a node, ``since`` being when the run entered it, which the
+engine records on every move: one more grouping. Transitions archived before ``since`` was recorded (or
+imported without it) still need every visit paired with the transition that left it, so a journey version
+with any of those is timed the old way: in a graph without a cycle a run cannot visit a node twice, so a
+plain join on (run, node) pairs them; where the graph has a cycle the visits are numbered and matched n-th
+entry to n-th exit, which costs two window sorts. ``timing=False`` skips the time in node altogether.
+Flags come from ``rumbo.analytics.health_flags``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from rumbo.analytics.sql import conditions, equals, literal
 from rumbo.records import TRANSITION_CAUSES
 
 MOVES_SQL: Final = """
-SELECT journey, version, from_node, to_node, cause, variant, count(*) AS moves
+SELECT journey, version, from_node, to_node, cause, variant, count(*) AS moves, count(since) AS timed
 FROM transition WHERE {where}
 GROUP BY journey, version, from_node, to_node, cause, variant
 """
@@ -49,6 +52,27 @@ SELECT t.journey, t.version, t.from_node, t.to_node, t.variant, count(*) AS conv
 FROM transition t JOIN conversions c ON c.run = t.run
 WHERE {where_t} AND t.to_node IS NOT NULL AND c.converted_at >= t."at"
 GROUP BY t.journey, t.version, t.from_node, t.to_node, t.variant
+"""
+
+# For journey versions whose every move out of a node says since when the run was in it: one grouping by the
+# leaving move's own arm. A split's leaving moves are counted under the arm it was entered with (see _Tally),
+# so their groups are pooled afterwards (`_pooled`); the shortest and longest stay exact without a re-read.
+TIME_IN_NODE_SINCE_SQL: Final = """
+SELECT journey, version, node, variant, median(us) / 1e6 AS median_seconds,
+       min(us) / 1e6 AS shortest, max(us) / 1e6 AS longest
+FROM (
+  SELECT journey, version, from_node AS node, variant, epoch_us("at") - epoch_us(since) AS us
+  FROM transition WHERE {where} AND from_node IS NOT NULL
+)
+GROUP BY journey, version, node, variant
+"""
+
+# The same median over several (node, arm) groups of one node, for the rare split whose leaving moves did
+# not all take the same time.
+TIME_IN_NODE_POOLED_SQL: Final = """
+SELECT journey, version, from_node AS node, median(epoch_us("at") - epoch_us(since)) / 1e6 AS median_seconds
+FROM transition WHERE {where} AND from_node IS NOT NULL
+GROUP BY journey, version, from_node
 """
 
 # For journey versions without cycles: each run enters and leaves a node at most once.
@@ -152,30 +176,81 @@ def node_health(
     where_t = conditions(equals("t.journey", journey), equals("t.version", version))
     moves = engine.query(MOVES_SQL.format(where=where)).to_pylist()
     converted = engine.query(CONVERTED_SQL.format(where=where, where_t=where_t)).to_pylist()
-    times = _times_in_node(engine, where, moves) if timing else []
+    tally = _Tally(moves, converted)
+    times = _times_in_node(engine, where, moves, tally) if timing else []
     suppressions = engine.query(SUPPRESSION_SQL.format(where=where)).sort_by(
         [("journey", "ascending"), ("version", "ascending"), ("node", "ascending"), ("reason", "ascending")]
     )
-    tally = _Tally(moves, converted)
     flags = flag_nodes(tally.node_rates(), tally.edge_rates(), alpha=alpha, min_runs=min_runs)
     nodes = tally.nodes_table(times, suppressions, flags)
     return NodeHealth(nodes, tally.edges_table(), suppressions, flags, alpha, min_runs)
 
 
-def _times_in_node(engine: QueryEngine, where: str, moves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _times_in_node(
+    engine: QueryEngine, where: str, moves: list[dict[str, Any]], tally: _Tally
+) -> list[dict[str, Any]]:
     graphs: dict[tuple[str, int], set[tuple[str, str]]] = defaultdict(set)
+    untimed: set[tuple[str, int]] = set()
     for m in moves:
-        edges = graphs.setdefault((m["journey"], m["version"]), set())
+        key = (m["journey"], m["version"])
+        edges = graphs.setdefault(key, set())
         if m["from_node"] is not None and m["to_node"] is not None:
             edges.add((m["from_node"], m["to_node"]))
-    looping = sorted(key for key, edges in graphs.items() if has_cycle(edges))
-    straight = sorted(set(graphs) - set(looping))
+        if m["from_node"] is not None and m["timed"] < m["moves"]:
+            untimed.add(key)
+    timed = sorted(set(graphs) - untimed)
+    looping = sorted(key for key in untimed if has_cycle(graphs[key]))
+    straight = sorted(untimed - set(looping))
     times: list[dict[str, Any]] = []
+    if timed:
+        groups = engine.query(TIME_IN_NODE_SINCE_SQL.format(where=conditions(where, _versions(timed))))
+        times += _pooled(engine, where, groups.to_pylist(), tally.armless)
     for versions, sql in ((straight, TIME_IN_NODE_ACYCLIC_SQL), (looping, TIME_IN_NODE_SQL)):
         if versions:
-            chosen = " OR ".join(f"(journey = {literal(j)} AND version = {v})" for j, v in versions)
-            times += engine.query(sql.format(where=conditions(where, chosen))).to_pylist()
+            times += engine.query(sql.format(where=conditions(where, _versions(versions)))).to_pylist()
     return times
+
+
+def _versions(versions: list[tuple[str, int]]) -> str:
+    return " OR ".join(f"(journey = {literal(j)} AND version = {v})" for j, v in versions)
+
+
+def _pooled(
+    engine: QueryEngine, where: str, groups: list[dict[str, Any]], armless: set[NodeKey]
+) -> list[dict[str, Any]]:
+    """Per node and arm medians, with the groups of the leaving arms of a split pooled under the arm it was
+    entered with. A split is left at the instant it is entered, so its groups all hold one value and pool
+    to it; only groups that do not are read again, together."""
+    pools: dict[NodeKey, list[dict[str, Any]]] = defaultdict(list)
+    for g in groups:
+        key = (g["journey"], g["version"], g["node"], g["variant"])
+        pools[(*key[:3], None) if key in armless else key].append(g)
+    out, mixed = [], []
+    for (journey, version, node, variant), pool in pools.items():
+        values = {x for g in pool for x in (g["shortest"], g["longest"])}
+        if len(pool) == 1 or len(values) == 1:
+            median = pool[0]["median_seconds"] if len(pool) == 1 else values.pop()
+            out.append(
+                {
+                    "journey": journey,
+                    "version": version,
+                    "node": node,
+                    "variant": variant,
+                    "median_seconds": median,
+                }
+            )
+        else:
+            mixed += [(journey, version, node, g["variant"]) for g in pool]
+    if mixed:
+        chosen = " OR ".join(
+            f"(journey = {literal(j)} AND version = {v} AND from_node = {literal(n)} AND "
+            + ("variant IS NULL" if a is None else f"variant = {literal(a)}")
+            + ")"
+            for j, v, n, a in mixed
+        )
+        pooled = engine.query(TIME_IN_NODE_POOLED_SQL.format(where=conditions(where, chosen))).to_pylist()
+        out += [{**row, "variant": None} for row in pooled]
+    return out
 
 
 def has_cycle(edges: set[tuple[str, str]]) -> bool:
@@ -212,6 +287,8 @@ class _Tally:
     def __init__(self, moves: list[dict[str, Any]], converted: list[dict[str, Any]]) -> None:
         self.counts: dict[NodeKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.edges: dict[tuple[str, int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        # Leaving moves whose arm the node was not entered with (a split's), filed under no arm.
+        self.armless: set[NodeKey] = set()
         arms: dict[tuple[str, int, str], set[str | None]] = defaultdict(set)
         for m in moves:
             if m["to_node"] is not None:
@@ -225,6 +302,8 @@ class _Tally:
                 # Counted under the arm the node was entered with: a split is entered before the arm exists.
                 entered_with = arms[(journey, version, m["from_node"])]
                 variant = m["variant"] if m["variant"] in entered_with or not entered_with else None
+                if variant != m["variant"]:
+                    self.armless.add((journey, version, m["from_node"], m["variant"]))
                 node = self.counts[(journey, version, m["from_node"], variant)]
                 if m["to_node"] is None:
                     node["exited"] += count

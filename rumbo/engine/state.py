@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 _VERSIONS: dict[tuple[str, int], tuple[str, int]] = {}
+_ARMS: dict[tuple[str, int, str | None], tuple[str, int, str | None]] = {}
 
 
 def shared_pair(journey: str, version: int) -> tuple[str, int]:
@@ -18,11 +19,18 @@ def shared_pair(journey: str, version: int) -> tuple[str, int]:
     return _VERSIONS.setdefault(pair, pair)
 
 
+def shared_arm(journey: str, version: int, variant: str | None) -> tuple[str, int, str | None]:
+    """One (journey, version, variant) tuple per journey version and split arm, shared by all of its runs."""
+    arm = (journey, version, variant)
+    return _ARMS.setdefault(arm, arm)
+
+
 class Run:
     """One customer's pass through one journey version. Kept small: millions may wait at once, so the
-    journey and version live in one tuple shared by every run of that version rather than in two slots."""
+    journey, version and split arm live in one tuple shared by every run in that arm (`of`) rather than in
+    three slots, and `since` is the very float of `entered_at` until the run moves on after a wait."""
 
-    __slots__ = ("entered_at", "id", "node", "of", "timer", "variant", "vars")
+    __slots__ = ("entered_at", "id", "node", "of", "since", "timer", "vars")
 
     def __init__(
         self,
@@ -34,12 +42,15 @@ class Run:
         variant: str | None = None,
         timer: int = 0,
         vars: dict[str, Any] | None = None,
+        since: float | None = None,
     ) -> None:
         self.id = id
-        self.of = shared_pair(journey, version)
+        self.of = shared_arm(journey, version, variant)
         self.node = node
         self.entered_at = entered_at
-        self.variant = variant
+        # When the run entered `node` (its entry time unless given); None only where it is not known
+        # (a state stored before it was kept), set after construction.
+        self.since: float | None = entered_at if since is None else since
         self.timer = timer  # token of the pending timer; 0 when none is pending
         self.vars = vars  # per-run values (chosen offer, deferral count), None when empty
 
@@ -53,18 +64,31 @@ class Run:
 
     @version.setter
     def version(self, version: int) -> None:
-        self.of = shared_pair(self.of[0], version)
+        self.of = shared_arm(self.of[0], version, self.of[2])
+
+    @property
+    def variant(self) -> str | None:
+        """The split arm the run is in; None before (or without) a split."""
+        return self.of[2]
+
+    @variant.setter
+    def variant(self, variant: str | None) -> None:
+        self.of = shared_arm(self.of[0], self.of[1], variant)
+
+    @property
+    def pair(self) -> tuple[str, int]:
+        """The (journey, version) the run belongs to, as `shared_pair` gives it."""
+        return shared_pair(self.of[0], self.of[1])
 
     @classmethod
-    def entering(cls, id: str, of: tuple[str, int], node: str, at: float) -> Run:
-        """A run that enters its journey now; `of` is the pair `shared_pair` gives for its journey version.
-        Built slot by slot: a run starts on most inputs, and `__init__` would look the pair up again."""
+    def entering(cls, id: str, of: tuple[str, int, str | None], node: str, at: float) -> Run:
+        """A run that enters its journey now; `of` is what `shared_arm` gives for its journey version with
+        no arm. Built slot by slot: a run starts on most inputs, and `__init__` would look `of` up again."""
         run = cls.__new__(cls)
         run.id = id
         run.of = of
         run.node = node
-        run.entered_at = at
-        run.variant = None
+        run.entered_at = run.since = at
         run.timer = 0
         run.vars = None
         return run
@@ -72,12 +96,12 @@ class Run:
     def clone(self) -> Run:
         twin = Run.__new__(Run)
         twin.id, twin.of, twin.node, twin.entered_at = self.id, self.of, self.node, self.entered_at
-        twin.variant, twin.timer, twin.vars = self.variant, self.timer, dict(self.vars) if self.vars else None
+        twin.since, twin.timer, twin.vars = self.since, self.timer, dict(self.vars) if self.vars else None
         return twin
 
     def as_dict(self) -> dict[str, Any]:
         fields = {s: getattr(self, s) for s in Run.__slots__ if s != "of"}
-        return {**fields, "journey": self.journey, "version": self.version}
+        return {**fields, "journey": self.journey, "version": self.version, "variant": self.variant}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and self.as_dict() == other.as_dict()

@@ -43,7 +43,7 @@ from rumbo.engine.inputs import ApiStart, EventInput, Input, Migrate, ScheduleTi
 from rumbo.engine.localtime import next_window_start, on_local_day_at, parse_time
 from rumbo.engine.policy import Policy
 from rumbo.engine.rand import key, key4, seed, unit
-from rumbo.engine.state import Customer, Run, shared_pair
+from rumbo.engine.state import Customer, Run, shared_arm
 from rumbo.errors import IllegalInput, RunawayJourney
 from rumbo.expr import AggregateNeed, Expression
 from rumbo.journey.model import (
@@ -83,6 +83,19 @@ class _EventPlan(NamedTuple):
 
 
 _NO_STATS: OfferStats = {}
+
+
+class _VersionsByArm(dict[tuple[str, int, str | None], Journey]):
+    """Journey versions keyed by a run's `of` (journey, version, arm): a plain dict lookup on the hot path,
+    filled from the (journey, version) map on the first lookup of each arm."""
+
+    def __init__(self, versions: dict[tuple[str, int], Journey]) -> None:
+        super().__init__()
+        self.versions = versions
+
+    def __missing__(self, arm: tuple[str, int, str | None]) -> Journey:
+        journey = self[arm] = self.versions[arm[0], arm[1]]
+        return journey
 
 
 class Engine:
@@ -136,8 +149,9 @@ class Engine:
             else:
                 last.add(need.event)
         self.listeners = {k: frozenset(v) for k, v in listeners.items()}
-        # The (journey, version) pair new runs of each live journey share (see state.Run).
-        self.pairs = {jid: shared_pair(jid, journey.version) for jid, journey in self.live.items()}
+        # The `of` tuple new runs of each live journey share (see state.Run), and versions by a run's `of`.
+        self.arms = {jid: shared_arm(jid, journey.version, None) for jid, journey in self.live.items()}
+        self.by_arm = _VersionsByArm(self.versions)
         self.goal_events = {k: frozenset(v) for k, v in goals.items()}
         self.count_windows = windows
         self.last_events = frozenset(last)
@@ -299,7 +313,7 @@ class _Step:
         return StepResult(self.c, self.out)
 
     def journey_of(self, run: Run) -> Journey:
-        return self.engine.versions[run.of]
+        return self.engine.by_arm[run.of]
 
     # ---- events ------------------------------------------------------------------------------------
     def on_event(self, inp: EventInput) -> None:
@@ -553,10 +567,10 @@ class _Step:
             entries = c.entries = dict(entries)
         entries[jid] = (times + 1, now)
         run_id = "r" + key4(jid, c.id, self.input_id, node, size=6)
-        pair = self.engine.pairs.get(jid)
-        if pair is None or pair[1] != journey.version:
-            pair = shared_pair(jid, journey.version)
-        run = Run.entering(run_id, pair, node, now)
+        arm = self.engine.arms.get(jid)
+        if arm is None or arm[1] != journey.version:
+            arm = shared_arm(jid, journey.version, None)
+        run = Run.entering(run_id, arm, node, now)
         runs = c.runs
         if runs is base.runs:
             runs = c.runs = dict(runs)
@@ -567,7 +581,8 @@ class _Step:
     def transition(
         self, run: Run, journey: Journey, frm: str | None, to: str | None, cause: TransitionCause
     ) -> None:
-        """Record a move of `run` (the split arm it is in goes with every record)."""
+        """Record a move of `run` (the split arm it is in goes with every record, and a move out of a node
+        says when the run entered it, so the time spent there needs no pairing of records)."""
         self.out.append(
             Transition(
                 self.workspace,
@@ -580,7 +595,8 @@ class _Step:
                 cause,
                 self.input_id,
                 self.now,
-                run.variant,
+                run.of[2],
+                None if frm is None else run.since,
             )
         )
 
@@ -590,6 +606,7 @@ class _Step:
             run.timer = 0
         self.transition(run, journey, run.node, to, cause)
         run.node = to
+        run.since = self.now
 
     def exit(self, run: Run, journey: Journey, cause: TransitionCause, converted: bool = False) -> None:
         if run.timer:

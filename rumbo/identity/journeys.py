@@ -96,6 +96,7 @@ def merge_customers(
                 input=input,
                 at=at,
                 variant=run.variant,
+                since=run.since,
             )
         )
     new = Customer(
@@ -129,7 +130,7 @@ def _runs(
     for journey in sorted({r.journey for r in (*a.runs.values(), *b.runs.values())}):
         mine, theirs = a.runs_of(journey), b.runs_of(journey)
         both = (*mine, *theirs)
-        concurrent = all((j := journeys.get(r.of)) is not None and j.concurrent_runs for r in both)
+        concurrent = all((j := journeys.get(r.pair)) is not None and j.concurrent_runs for r in both)
         if concurrent or not mine or not theirs:
             kept.extend(both)
             continue

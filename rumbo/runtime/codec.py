@@ -4,6 +4,10 @@ The layout is a msgpack array with a leading format number, each field in a fixe
 fixed-position arrays rather than maps, so a waiting run costs its values and little else (no field
 names). Times stay float64 so that a state read back steps exactly as the one written. Tuples and
 frozensets come back as the types the engine uses, so a decoded Customer equals the encoded one.
+
+Format 2 added the time a run entered its node (`Run.since`), after the timer: nil when it is the entry
+time (most waiting runs, which then cost nothing more), false when not known. Format 1 states, written
+before it was kept, are still read: their runs' `since` is unknown.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import msgpack
 from rumbo.engine.state import Customer, Run
 from rumbo.errors import RumboError
 
-FORMAT = 1
+FORMAT = 2
+READABLE = (1, 2)
 
 
 class StateUnreadable(RumboError):
@@ -30,13 +35,31 @@ class StateUnreadable(RumboError):
 
 
 def _run(run: Run) -> list[Any]:
-    row: list[Any] = [run.id, run.of[0], run.of[1], run.node, run.entered_at, run.timer]
-    # Trailing optional fields are left off when empty: most runs have neither.
-    if run.vars:
-        row += [run.variant, run.vars]
-    elif run.variant is not None:
-        row.append(run.variant)
+    journey, version, variant = run.of
+    since = run.since
+    row: list[Any] = [
+        run.id,
+        journey,
+        version,
+        run.node,
+        run.entered_at,
+        run.timer,
+        None if since == run.entered_at else False if since is None else since,
+        variant,
+        run.vars,
+    ]
+    # Trailing optional fields are left off when empty: most runs have none.
+    while row[-1] is None:
+        row.pop()
     return row
+
+
+def _since(row: list[Any], fmt: int) -> float | None:
+    if fmt == 1:
+        return None
+    if len(row) <= 6 or row[6] is None:
+        return float(row[4])
+    return None if row[6] is False else float(row[6])
 
 
 def encode(customer: Customer) -> bytes:
@@ -69,15 +92,16 @@ def decode(customer_id: str, blob: bytes) -> Customer:
         )
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise StateUnreadable(customer_id, str(exc) or type(exc).__name__) from exc
-    if fmt != FORMAT:
-        raise StateUnreadable(customer_id, f"format {fmt}, this rumbo reads format {FORMAT}")
+    if fmt not in READABLE:
+        raise StateUnreadable(customer_id, f"format {fmt}, this rumbo reads formats {READABLE}")
     customer = Customer(customer_id, traits, consent, frozenset(tags), frozenset(segments))
+    extra = 0 if fmt == 1 else 1  # format 1 had no `since` field before the variant
     for row in runs:
         run_id, journey, version, node, entered_at, timer = row[:6]
-        variant = row[6] if len(row) > 6 else None
-        customer.runs[run_id] = Run(
-            run_id, journey, version, node, entered_at, variant, timer, row[7] if len(row) > 7 else None
-        )
+        variant = row[6 + extra] if len(row) > 6 + extra else None
+        vars = row[7 + extra] if len(row) > 7 + extra else None
+        run = customer.runs[run_id] = Run(run_id, journey, version, node, entered_at, variant, timer, vars)
+        run.since = _since(row, fmt)
     customer.entries = {j: (int(e[0]), e[1]) for j, e in entries.items()}
     customer.counts = {name: tuple(times) for name, times in counts.items()}
     customer.last = last

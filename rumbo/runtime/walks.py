@@ -206,7 +206,7 @@ class Walks:
             # Most customers never were in the journey: only states holding its id are decoded.
             customers, states = self._customers(row.cursor, limit, name.encode())
             for customer in states:
-                if any(r.journey == name and r.of in moves for r in customer.runs.values()):
+                if any(r.journey == name and r.pair in moves for r in customer.runs.values()):
                     message_id = f"lifecycle:{name}:{row.pass_no}:{customer.id}"
                     messages.append((customer.id, _message(LIFECYCLE, message_id, now, journey=name)))
         self._save(walk, row, customers, messages, limit, now)

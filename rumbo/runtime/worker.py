@@ -168,7 +168,7 @@ class _CustomerStep:
         if not moves or not self.customer.runs:
             return
         for _ in range(len(moves) + 1):
-            due = [moves[r.of] for r in self.customer.runs.values() if r.of in moves]
+            due = [moves[r.pair] for r in self.customer.runs.values() if r.pair in moves]
             if not due:
                 return
             move = min(due, key=lambda m: (m.journey, m.to_version))
@@ -304,7 +304,7 @@ def _runs_moved_by(move: Move, moves: Mapping[tuple[str, int], Move]) -> Callabl
     `move` is for (the engine's Migrate takes every run of the journey not on the target version)."""
 
     def keep(run: Run) -> bool:
-        return run.of[0] != move.journey or moves.get(run.of) == move
+        return run.of[0] != move.journey or moves.get(run.pair) == move
 
     return keep
 

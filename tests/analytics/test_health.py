@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from rumbo.analytics.archive import Archive
@@ -32,35 +33,58 @@ def move(
     }
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
+def stamped(moves: list[dict[str, object]], runs: set[str] | None = None) -> list[dict[str, object]]:
+    """The moves with `since` on every move out of a node, as the engine records it (only for `runs` if
+    given: the others stand for transitions archived before it was recorded)."""
+    entered: dict[object, object] = {}
+    out = []
+    for m in moves:
+        m = dict(m)
+        if m.get("from_node") is not None and (runs is None or m["run"] in runs):
+            m["since"] = entered[(m.get("journey"), m["run"])]
+        entered[(m.get("journey"), m["run"])] = m["at"]
+        out.append(m)
+    return out
+
+
+# How the transitions say when each visit began: paired by the analysis (no `since`, as archives written
+# before it was recorded), `since` on every move, or `since` on some runs only (the version is then paired).
+TIMINGS = {"paired": set[str](), "since": None, "mixed": {"r1", "r2"}}
+
+
+@pytest.fixture(scope="module", params=sorted(TIMINGS))
+def archive(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Archive:
     """Five runs through start -> split -> email (A) | sms (B) | exit (holdout) -> wait2 -> thank."""
     archive = Archive(tmp_path_factory.mktemp("health"))
+    runs = TIMINGS[request.param]
     archive.append(
         "transition",
-        [
-            move("r1", 0, None, "start", "entered"),
-            move("r1", HOUR, "start", "split", "timeout"),
-            move("r1", HOUR, "split", "email", "next", "A"),
-            move("r1", HOUR + 60, "email", "wait2", "next", "A"),
-            move("r1", HOUR + 60 + DAY, "wait2", "thank", "event", "A"),
-            move("r1", HOUR + 60 + DAY, "thank", None, "goal", "A"),
-            move("r2", 0, None, "start", "entered"),
-            move("r2", 2 * HOUR, "start", "split", "timeout"),
-            move("r2", 2 * HOUR, "split", "sms", "next", "B"),
-            move("r2", 2 * HOUR + 60, "sms", "wait2", "next", "B"),  # still waiting in wait2
-            move("r3", 0, None, "start", "entered"),
-            move("r3", HOUR, "start", "split", "timeout"),
-            move("r3", HOUR, "split", None, "next", "holdout"),
-            move("r4", 100, None, "start", "entered"),  # still waiting in start
-            move("r5", 0, None, "start", "entered"),
-            move("r5", HOUR, "start", "split", "timeout"),
-            move("r5", HOUR, "split", "email", "next", "A"),
-            move("r5", HOUR + 60, "email", "wait2", "next", "A"),
-            move("r5", 2 * HOUR, "wait2", None, "exit_on", "A"),
-            # another journey, filtered out when asking for "cart"
-            {**move("x1", 0, None, "start", "entered"), "journey": "other"},
-        ],
+        stamped(
+            [
+                move("r1", 0, None, "start", "entered"),
+                move("r1", HOUR, "start", "split", "timeout"),
+                move("r1", HOUR, "split", "email", "next", "A"),
+                move("r1", HOUR + 60, "email", "wait2", "next", "A"),
+                move("r1", HOUR + 60 + DAY, "wait2", "thank", "event", "A"),
+                move("r1", HOUR + 60 + DAY, "thank", None, "goal", "A"),
+                move("r2", 0, None, "start", "entered"),
+                move("r2", 2 * HOUR, "start", "split", "timeout"),
+                move("r2", 2 * HOUR, "split", "sms", "next", "B"),
+                move("r2", 2 * HOUR + 60, "sms", "wait2", "next", "B"),  # still waiting in wait2
+                move("r3", 0, None, "start", "entered"),
+                move("r3", HOUR, "start", "split", "timeout"),
+                move("r3", HOUR, "split", None, "next", "holdout"),
+                move("r4", 100, None, "start", "entered"),  # still waiting in start
+                move("r5", 0, None, "start", "entered"),
+                move("r5", HOUR, "start", "split", "timeout"),
+                move("r5", HOUR, "split", "email", "next", "A"),
+                move("r5", HOUR + 60, "email", "wait2", "next", "A"),
+                move("r5", 2 * HOUR, "wait2", None, "exit_on", "A"),
+                # another journey, filtered out when asking for "cart"
+                {**move("x1", 0, None, "start", "entered"), "journey": "other"},
+            ],
+            runs,
+        ),
     )
     archive.append(
         "conversion",
@@ -222,22 +246,90 @@ def test_cycles_are_found() -> None:
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)
-def test_time_in_node_pairs_each_visit_when_a_journey_loops(tmp_path: Path, engine_name: str) -> None:
+@pytest.mark.parametrize("timing", ["paired", "since"])
+def test_time_in_node_counts_each_visit_when_a_journey_loops(
+    tmp_path: Path, engine_name: str, timing: str
+) -> None:
     archive = Archive(tmp_path)
     loop = {"journey": "loop", "version": 1, "run": "r1"}
     archive.append(
         "transition",
-        [
-            {**loop, "to_node": "a", "cause": "entered", "at": T0},
-            {**loop, "from_node": "a", "to_node": "b", "cause": "next", "at": T0 + 10},
-            {**loop, "from_node": "b", "to_node": "a", "cause": "jump", "at": T0 + 30},
-            {**loop, "from_node": "a", "to_node": "b", "cause": "next", "at": T0 + 100},
-            {**loop, "from_node": "b", "to_node": None, "cause": "stopped", "at": T0 + 200},
-        ],
+        stamped(
+            [
+                {**loop, "to_node": "a", "cause": "entered", "at": T0},
+                {**loop, "from_node": "a", "to_node": "b", "cause": "next", "at": T0 + 10},
+                {**loop, "from_node": "b", "to_node": "a", "cause": "jump", "at": T0 + 30},
+                {**loop, "from_node": "a", "to_node": "b", "cause": "next", "at": T0 + 100},
+                {**loop, "from_node": "b", "to_node": None, "cause": "stopped", "at": T0 + 200},
+            ],
+            TIMINGS[timing],
+        ),
     )
     health = node_health(open_engine(archive, engine_name))
     got = {
         r["node"]: (r["entered"], r["waiting"], r["median_seconds"]) for r in health.to_table().to_pylist()
     }
-    # a: 10 s and 70 s; b: 20 s and 100 s — each entry paired with its own exit
+    # a: 10 s and 70 s; b: 20 s and 100 s — each entry paired with its own exit, or each exit with its since
     assert got == {"a": (2, 0, 40.0), "b": (2, 0, 60.0)}
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_files_written_before_since_was_recorded_are_still_timed(tmp_path: Path, engine_name: str) -> None:
+    archive = Archive(tmp_path)
+    run = {"journey": "j", "version": 1}
+    archive.append(
+        "transition",
+        [
+            {**run, "run": "old", "to_node": "a", "cause": "entered", "at": T0},
+            {**run, "run": "old", "from_node": "a", "to_node": None, "cause": "next", "at": T0 + 10},
+        ],
+    )
+    (old_file,) = archive.files("transition")
+    pq.write_table(pq.read_table(old_file).drop_columns(["since"]), old_file)  # the schema of old files
+    archive.append(
+        "transition",
+        stamped(
+            [
+                {**run, "run": "new", "to_node": "a", "cause": "entered", "at": T0 + DAY},
+                {**run, "run": "new", "from_node": "a", "cause": "next", "at": T0 + DAY + 30},
+            ]
+        ),
+    )
+    health = node_health(open_engine(archive, engine_name))
+    assert [(r["node"], r["entered"], r["median_seconds"]) for r in health.to_table().to_pylist()] == [
+        ("a", 2, 20.0)
+    ]
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_a_visit_whose_entry_was_deleted_is_still_timed(tmp_path: Path, engine_name: str) -> None:
+    # Retention removed the day the run entered `a` (`rm -r transition/day=…`); the move out still says when.
+    archive = Archive(tmp_path)
+    leaving = {"journey": "j", "version": 1, "run": "r1", "from_node": "a", "cause": "next"}
+    archive.append("transition", [{**leaving, "to_node": None, "at": T0 + 3 * DAY, "since": T0}])
+    (row,) = node_health(open_engine(archive, engine_name)).to_table().to_pylist()
+    assert (row["node"], row["moved_on"] + row["exited"], row["median_seconds"]) == ("a", 1, 3 * DAY)
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_a_node_left_with_arms_it_was_not_entered_with_pools_their_times(
+    tmp_path: Path, engine_name: str
+) -> None:
+    # Not what the engine writes (a split is left at the instant it is entered), but what an import may hold.
+    archive = Archive(tmp_path)
+    moves = []
+    for run, arm, seconds in (("r1", "A", 10), ("r2", "B", 30), ("r3", "B", 50), ("r4", "C", 70)):
+        base = {"journey": "j", "version": 1, "run": run}
+        moves += [
+            {**base, "to_node": "s", "cause": "entered", "at": T0},
+            {**base, "from_node": "s", "to_node": "x", "cause": "next", "at": T0 + seconds, "variant": arm},
+        ]
+    archive.append("transition", stamped(moves))
+    rows = node_health(open_engine(archive, engine_name)).to_table().to_pylist()
+    got = {(r["node"], r["variant"]): (r["entered"], r["median_seconds"]) for r in rows}
+    assert got[("s", None)] == (4, 40.0)  # the median of 10, 30, 50 and 70 s over all arms
+    assert {k: v for k, v in got.items() if k[0] == "x"} == {
+        ("x", "A"): (1, None),
+        ("x", "B"): (2, None),
+        ("x", "C"): (1, None),
+    }

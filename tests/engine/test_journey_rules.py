@@ -46,7 +46,7 @@ def test_the_goal_converts_with_its_value_and_exits() -> None:
     assert result.commands == [
         Conversion("default", "u1", "j", 1, run.id, "bought", 80.0, T0 + DAY),
         CancelTimer("u1", run.id, 1),
-        Transition("default", "u1", "j", 1, run.id, "hold", None, "goal", bought.id, T0 + DAY, None),
+        Transition("default", "u1", "j", 1, run.id, "hold", None, "goal", bought.id, T0 + DAY, None, T0),
     ]
     assert result.customer.runs == {} and result.customer.trackers == ()
 

@@ -38,8 +38,12 @@ def T(
     at: float,
     variant: str | None = None,
     journey_id: str = "j",
+    since: float | None = None,
 ) -> Transition:
-    return Transition("default", "u1", journey_id, 1, run, frm, to, cause, inp, at, variant)  # type: ignore[arg-type]
+    """A transition of u1; a move out of a node happened `since` its entry (default: at the same instant)."""
+    if since is None and frm is not None:
+        since = at
+    return Transition("default", "u1", journey_id, 1, run, frm, to, cause, inp, at, variant, since)  # type: ignore[arg-type]
 
 
 def test_wait_for_a_duration_schedules_a_timer_then_moves_on_when_it_fires() -> None:
@@ -60,7 +64,7 @@ def test_wait_for_a_duration_schedules_a_timer_then_moves_on_when_it_fires() -> 
     second = engine.step(first.customer, fired, T0 + 2 * HOUR)
     at = T0 + 2 * HOUR
     assert second.commands == [
-        T(run_id, "pause", "hello", "next", fired.id, at),
+        T(run_id, "pause", "hello", "next", fired.id, at, since=T0),
         Send(key("j", 1, "hello", "u1", run_id, fired.id), "u1", "j", 1, run_id, "hello", "email", "t1", at),
         T(run_id, "hello", "end", "next", fired.id, at),
         T(run_id, "end", None, "next", fired.id, at),
@@ -163,7 +167,7 @@ def test_wait_for_takes_the_happened_edge_only_for_a_matching_event() -> None:
     done = engine.step(small.customer, big, T0 + 2 * HOUR)
     assert done.commands == [
         CancelTimer("u1", run_id, 1),
-        T(run_id, "watch", "yes", "event", big.id, T0 + 2 * HOUR),
+        T(run_id, "watch", "yes", "event", big.id, T0 + 2 * HOUR, since=T0),
         T(run_id, "yes", None, "next", big.id, T0 + 2 * HOUR),
     ]
 

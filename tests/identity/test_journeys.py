@@ -54,7 +54,18 @@ def test_of_two_runs_of_a_one_at_a_time_journey_the_first_entered_is_kept() -> N
     assert result.commands == (
         CancelTimer("cb", run_j_late.id, run_j_late.timer),
         Transition(
-            "w", "cb", "j", 1, run_j_late.id, "hold", None, "stopped", "merge:m9:ca", T0 + 2 * HOUR, None
+            "w",
+            "cb",
+            "j",
+            1,
+            run_j_late.id,
+            "hold",
+            None,
+            "stopped",
+            "merge:m9:ca",
+            T0 + 2 * HOUR,
+            None,
+            T0 + HOUR,
         ),
     )
     # Both runs of the concurrent journey stay; the moved runs' timers are re-keyed to the survivor.

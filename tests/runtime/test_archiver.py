@@ -83,6 +83,7 @@ def fill(store: SqlStore) -> None:
     store.append_events(OTHER, [message("g1", "z1", T0, event="signed_up")])
     records = [
         Transition(WS, "anon", "cart", 1, "r1", None, "start", "entered", "m2", T0 + 60, "A"),
+        Transition(WS, "anon", "cart", 1, "r1", "start", "offer", "next", "m2", T0 + 61, "A", T0 + 60),
         Decision(WS, "anon", "cart", 1, "r1", "offer", OFFERS, "discount10", "thompson", T0 + 61),
         Suppression(WS, "anon", "cart", 1, "r1", "sms", "sms", "quiet_hours", T0 + 3600, T0 + 62),
         Conversion(WS, "anon", "cart", 1, "r1", "order_completed", 42.5, T0 + 2 * DAY),
@@ -135,8 +136,14 @@ def test_everything_the_store_holds_reaches_its_workspaces_archive(store: SqlSto
     assert events[2]["received_at"].timestamp() == T0 + DAY + 5
     assert {e["workspace"] for e in events} == {WS}
 
-    (moved,) = rows(tmp_path, WS, "transition")
-    assert [moved[c] for c in ("customer", "to_node", "cause", "variant")] == ["u1", "start", "entered", "A"]
+    entered, moved = rows(tmp_path, WS, "transition")
+    assert [entered[c] for c in ("customer", "to_node", "cause", "variant")] == [
+        "u1",
+        "start",
+        "entered",
+        "A",
+    ]
+    assert entered["since"] is None and moved["since"].timestamp() == T0 + 60  # when it entered `start`
     (decided,) = rows(tmp_path, WS, "decision")
     assert orjson.loads(decided["candidates"]) == [{"offer": o, "score": s} for o, s in OFFERS]
     (held,) = rows(tmp_path, WS, "suppression")
@@ -150,7 +157,7 @@ def test_everything_the_store_holds_reaches_its_workspaces_archive(store: SqlSto
     # globex's folder holds globex's rows alone, and acme's none of globex's.
     assert [(e["workspace"], e["messageId"]) for e in rows(tmp_path, OTHER, "event")] == [(OTHER, "g1")]
     assert rows(tmp_path, OTHER, "transition") == []
-    assert report.rows == len(events) + 4 + 2 + 1  # events, engine records, delivery outcomes, globex
+    assert report.rows == len(events) + 5 + 2 + 1  # events, engine records, delivery outcomes, globex
     # Events are partitioned by the day they happened.
     assert sorted(p.parent.name for p in (tmp_path / WS / "event").rglob("*.parquet")) == [
         "day=2026-03-02",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
 from rumbo.demo.run import example_journeys
@@ -58,3 +59,29 @@ def test_damaged_or_newer_states_are_refused_with_what_to_do() -> None:
     newer[1] = 99  # the format number, right after the array header
     with pytest.raises(StateUnreadable, match="format 99"):
         decode("c4", bytes(newer))
+
+
+def test_the_time_a_run_entered_its_node_comes_back() -> None:
+    c = Customer("c5")
+    moved = Run("r1", "welcome", 2, "watch", 1772409600.25, "A", 7, since=1772496000.5)
+    c.runs = {"r1": moved, "r2": Run("r2", "cart", 1, "email", 1772409601.5)}
+    back = decode("c5", encode(c))
+    assert back.runs["r1"].since == 1772496000.5
+    assert back.runs["r2"].since == back.runs["r2"].entered_at  # stored as nothing: it is the entry time
+    unknown = Run("r3", "cart", 1, "email", 1772409602.5)
+    unknown.since = None
+    c.runs = {"r3": unknown}
+    assert decode("c5", encode(c)).runs["r3"].since is None
+
+
+def test_states_written_before_the_time_in_node_was_kept_are_read() -> None:
+    # Format 1: runs were [id, journey, version, node, entered_at, timer, variant?, vars?].
+    runs = [
+        ["r1", "welcome", 2, "watch", 1772409600.25, 7, "A", {"offer": "ten"}],
+        ["r2", "cart", 1, "x", 5.0, 0],
+    ]
+    blob = msgpack.packb([1, {"plan": "pro"}, {}, [], [], runs, {}, {}, {}, [], [], 7], use_bin_type=True)
+    back = decode("c6", blob)
+    assert back.runs["r1"].variant == "A" and back.runs["r1"].vars == {"offer": "ten"}
+    assert back.runs["r1"].timer == 7 and back.runs["r2"].variant is None
+    assert back.runs["r1"].since is None and back.runs["r2"].since is None  # not known

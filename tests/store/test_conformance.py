@@ -266,6 +266,7 @@ def test_commit_step_writes_state_events_timers_outbox_and_records_together(stor
         "input": "m1",
         "at": 400.0,
         "variant": "A",
+        "since": None,
     }
     assert records[1].data["candidates"] == [
         {"offer": "d10", "score": 0.25},
