@@ -45,7 +45,7 @@ from rumbo.analytics.convert import arrow_type
 from rumbo.errors import RumboError
 from rumbo.ingest.messages import event_record
 from rumbo.records import FIELDS
-from rumbo.runtime.intake import MERGE
+from rumbo.runtime.intake import is_runtime_note
 from rumbo.store.archive_feed import KINDS, ArchiveFeed, Cursor, FeedRow, Position
 from rumbo.store.sql import SqlStore
 
@@ -285,11 +285,8 @@ class Archiver:
     def _archive_row(cursor: Cursor, row: FeedRow) -> dict[str, Any] | None:
         data = orjson.loads(row.body)
         if cursor.kind == "event":
-            kind = str(data.get("type", ""))
-            if kind == MERGE or kind.startswith("rumbo:"):
-                # the runtime's own notes (fold two customers, judge segments, a schedule fired, move runs,
-                # an API start) are not something the customer did
-                return None
+            if is_runtime_note(data.get("type")):
+                return None  # not something the customer did
             return event_record(cursor.workspace, data, row.customer, row.at, row.received_at or row.at)
         record = {name: data.get(name) for name in FIELDS[cursor.kind]}
         record["workspace"], record["customer"] = cursor.workspace, row.customer

@@ -33,6 +33,12 @@ from rumbo.store.sql import SqlStore
 MERGE = "merge"  # the type of the log message that tells the worker to merge a customer into another
 
 
+def is_runtime_note(kind: object) -> bool:
+    """Whether a log message of this type is the runtime's own note (fold two customers, judge segments, a
+    schedule fired, move runs, an API start) rather than something the customer did."""
+    return kind == MERGE or (isinstance(kind, str) and kind.startswith("rumbo:"))
+
+
 @dataclass(slots=True)
 class Intake:
     """What one append refused: the accepted messages identity resolution could not place; and which

@@ -3,12 +3,14 @@ across channels, the journeys and runs with their current node, and every messag
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from rumbo.identity.identifiers import ANONYMOUS_ID, USER_ID, Identifier
 from rumbo.runtime.codec import decode
+from rumbo.runtime.intake import is_runtime_note
 from rumbo.store.profiles import consent_history, identities_of, merged_into
 from rumbo.store.sql import SqlStore
 
@@ -52,14 +54,8 @@ def profile_view(store: SqlStore, workspace: str, customer: str, *, limit: int =
                     "waiting_until": timers.get((run.id, run.timer)) if run.timer else None,
                 }
             )
-    events = store._query(
-        "SELECT message_id, at, body, processed_at FROM events WHERE workspace = ? AND customer = ? "
-        "ORDER BY at DESC, seq DESC LIMIT ?",
-        (workspace, customer, limit),
-    )
     timeline = []
-    for message_id, at, body, processed_at in events:
-        message = orjson.loads(body)
+    for message_id, at, message, processed_at in _customer_events(store, workspace, customer, limit):
         context = message.get("context") or {}
         timeline.append(
             {
@@ -109,3 +105,28 @@ def profile_view(store: SqlStore, workspace: str, customer: str, *, limit: int =
         "messages": messages,
         "suppressed": suppressed,
     }
+
+
+def _customer_events(
+    store: SqlStore, workspace: str, customer: str, limit: int
+) -> Iterator[tuple[str, float, dict[str, Any], float | None]]:
+    """The customer's latest `limit` events, newest first, without the runtime's own notes (merges, segment
+    and schedule notes), which are read past page by page."""
+    found, offset, page = 0, 0, max(limit, 50)
+    while found < limit:
+        rows = store._query(
+            "SELECT message_id, at, body, processed_at FROM events WHERE workspace = ? AND customer = ? "
+            "ORDER BY at DESC, seq DESC LIMIT ? OFFSET ?",
+            (workspace, customer, page, offset),
+        )
+        for message_id, at, body, processed_at in rows:
+            message = orjson.loads(body)
+            if is_runtime_note(message.get("type")):
+                continue
+            yield message_id, at, message, processed_at
+            found += 1
+            if found == limit:
+                return
+        if len(rows) < page:
+            return
+        offset += page
