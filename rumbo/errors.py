@@ -42,14 +42,22 @@ class Problem:
         return text
 
 
-class JourneyInvalid(RumboError):
-    """A journey document has one or more problems; all of them are listed."""
+class ProblemsFound(RumboError):
+    """Documents with one or more problems; all of them are listed, one per line, under `heading`."""
+
+    heading = "{count} problem{s}"
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         count = len(problems)
         lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"journey has {count} problem{'s' if count != 1 else ''}:\n{lines}")
+        super().__init__(self.heading.format(count=count, s="s" if count != 1 else "") + f":\n{lines}")
+
+
+class JourneyInvalid(ProblemsFound):
+    """A journey document has one or more problems; all of them are listed."""
+
+    heading = "journey has {count} problem{s}"
 
 
 class ExpressionError(RumboError):

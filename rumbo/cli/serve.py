@@ -9,6 +9,7 @@ import click
 import uvicorn
 
 from rumbo.delivery import load_settings
+from rumbo.errors import RumboError
 from rumbo.runtime.archiver import DEFAULT_INTERVAL
 from rumbo.runtime.service import Service, ServiceConfig
 
@@ -22,6 +23,13 @@ from rumbo.runtime.service import Service, ServiceConfig
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="Journey files or folders to run in every workspace (journeys as code); repeatable.",
+)
+@click.option(
+    "--segments",
+    "segments",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Segment definition files (YAML/JSON) live in every workspace next to its own; repeatable.",
 )
 @click.option(
     "--delivery",
@@ -57,6 +65,7 @@ def serve(
     host: str,
     port: int,
     journeys: tuple[Path, ...],
+    segments: tuple[Path, ...],
     delivery: Path | None,
     no_worker: bool,
     archive: Path | None,
@@ -70,18 +79,22 @@ def serve(
     PostgreSQL when RUMBO_DATABASE_URL is set. On an empty database it creates the workspace `default` and
     prints its keys once."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings(delivery) if delivery is not None else None
-    service = Service(
-        ServiceConfig(
-            journeys=journeys,
-            worker=not no_worker,
-            delivery=settings,
-            archive=archive,
-            archive_export=not no_archive,
-            archive_interval=archive_interval,
-            identity_cache=not no_identity_cache,
+    try:
+        settings = load_settings(delivery) if delivery is not None else None
+        service = Service(
+            ServiceConfig(
+                journeys=journeys,
+                segments=segments,
+                worker=not no_worker,
+                delivery=settings,
+                archive=archive,
+                archive_export=not no_archive,
+                archive_interval=archive_interval,
+                identity_cache=not no_identity_cache,
+            )
         )
-    )
+    except RumboError as exc:  # a journey, segment or settings file with problems: say which, no traceback
+        raise click.ClickException(str(exc)) from exc
     service.start()
     if service.created is not None:
         keys = service.created

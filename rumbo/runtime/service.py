@@ -21,6 +21,7 @@ from rumbo.ingest import IngestSettings, TrackingPlan
 from rumbo.journey.load import load_journeys
 from rumbo.runtime.appender import Appender
 from rumbo.runtime.archiver import DEFAULT_INTERVAL, Archiver, archive_root
+from rumbo.runtime.segment_files import load_segment_files
 from rumbo.runtime.setup import WorkspaceSetups
 from rumbo.runtime.worker import Worker
 from rumbo.store import open_store
@@ -39,6 +40,7 @@ class ServiceConfig:
     database_url: str | None = None  # None: RUMBO_DATABASE_URL, else SQLite in RUMBO_HOME / ./rumbo-data
     home: Path | None = None  # the SQLite data directory when no URL is given
     journeys: Sequence[Path] = ()  # journey files or folders live in every workspace (journeys as code)
+    segments: Sequence[Path] = ()  # segment files live in every workspace (segment_files.py)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     idle_sleep: float = 0.02  # how long the worker sleeps when a tick found nothing to do
     worker: bool = True  # False: only accept events (another process works them)
@@ -59,7 +61,8 @@ class Service:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         journeys = load_journeys(config.journeys) if config.journeys else []
-        self.setups = WorkspaceSetups(self.open_store, journeys)
+        segments = load_segment_files(config.segments) if config.segments else []
+        self.setups = WorkspaceSetups(self.open_store, journeys, segments)
         self.appender: Appender | None = None
         self._worker_thread: threading.Thread | None = None
         self._relay_thread: threading.Thread | None = None

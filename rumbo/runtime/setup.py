@@ -19,7 +19,7 @@ from rumbo.journey.document import parse_document
 from rumbo.journey.model import Journey, QuietHours
 from rumbo.runtime.lifecycle import NO_LIFECYCLE, Lifecycle
 from rumbo.runtime.segments import NO_SEGMENTS, SegmentRules
-from rumbo.store.catalog import CatalogStore, PublishedVersion
+from rumbo.store.catalog import CatalogStore, PublishedVersion, SegmentDefinition
 from rumbo.store.deliveries import DeliveryStore
 from rumbo.store.sql import SqlStore
 
@@ -74,8 +74,14 @@ class Setup:
 class WorkspaceSetups:
     """Per workspace, the engine and tracking plan now in force; cheap to ask on every tick."""
 
-    def __init__(self, open_store: Callable[[], SqlStore], file_journeys: Sequence[Journey] = ()) -> None:
+    def __init__(
+        self,
+        open_store: Callable[[], SqlStore],
+        file_journeys: Sequence[Journey] = (),
+        file_segments: Sequence[SegmentDefinition] = (),
+    ) -> None:
         self._open_store, self._files = open_store, list(file_journeys)
+        self._file_segments = {s.name: s for s in file_segments}
         self._built: dict[str, Setup] = {}
         self._lock = threading.Lock()
 
@@ -109,7 +115,9 @@ class WorkspaceSetups:
                 continue
             journeys[(journey.id, journey.version)] = journey
         lifecycle = Lifecycle.build(published)
-        segments = SegmentRules.compile(catalog.segments(workspace), workspace)
+        # The workspace's own definitions take precedence over the files' of the same name.
+        definitions = {**self._file_segments, **{s.name: s for s in catalog.segments(workspace)}}
+        segments = SegmentRules.compile(definitions.values(), workspace)
         policy = replace(policy_of(workspace, catalog.policy_settings(workspace)), paused=paused)
         engine = Engine(journeys.values(), policy, closed=lifecycle.closed, needs=segments.needs)
         document = catalog.tracking_plan(workspace)
