@@ -42,7 +42,7 @@ from rumbo.engine.commands import (
 from rumbo.engine.inputs import ApiStart, EventInput, Input, Migrate, ScheduleTick, SegmentChange, TimerFired
 from rumbo.engine.localtime import next_window_start, on_local_day_at, parse_time
 from rumbo.engine.policy import Policy
-from rumbo.engine.rand import key, key4, seed, unit
+from rumbo.engine.rand import key, run_key, seed, unit
 from rumbo.engine.state import Customer, Run, shared_arm
 from rumbo.errors import IllegalInput, RunawayJourney
 from rumbo.expr import AggregateNeed, Expression
@@ -566,7 +566,7 @@ class _Step:
         if entries is base.entries:
             entries = c.entries = dict(entries)
         entries[jid] = (times + 1, now)
-        run_id = "r" + key4(jid, c.id, self.input_id, node, size=6)
+        run_id = run_key(jid, c.id, self.input_id, node)
         arm = self.engine.arms.get(jid)
         if arm is None or arm[1] != journey.version:
             arm = shared_arm(jid, journey.version, None)

@@ -7,7 +7,7 @@ import pytest
 from rumbo.engine.commands import CancelTimer, EmitEvent, ScheduleTimer, Send, UpdateProfile
 from rumbo.engine.inputs import ApiStart, ScheduleTick, SegmentChange, TimerFired
 from rumbo.engine.policy import Policy
-from rumbo.engine.rand import key
+from rumbo.engine.rand import key, run_key
 from rumbo.engine.state import Customer, Run
 from rumbo.engine.step import Engine
 from rumbo.errors import IllegalInput
@@ -51,7 +51,7 @@ def test_wait_for_a_duration_schedules_a_timer_then_moves_on_when_it_fires() -> 
     start = reachable()
     go = event("go", T0)
     first = engine.step(start, go, T0)
-    run_id = "r" + key("j", "u1", go.id, "pause", size=6)
+    run_id = run_key("j", "u1", go.id, "pause")
     assert first.commands == [
         T(run_id, None, "pause", "entered", go.id, T0),
         ScheduleTimer("u1", run_id, 1, T0 + 2 * HOUR, "wait"),
@@ -466,7 +466,7 @@ def test_exit_node_ends_the_run_and_records_the_exit() -> None:
     )
     go = event("go", T0)
     result = Engine([j], NO_QUIET).step(reachable(), go, T0)
-    run_id = "r" + key("j", "u1", go.id, "end", size=6)
+    run_id = run_key("j", "u1", go.id, "end")
     assert result.commands == [
         T(run_id, None, "end", "entered", go.id, T0),
         T(run_id, "end", None, "next", go.id, T0),
