@@ -39,7 +39,8 @@ def _keyed(secret: bytes) -> hmac.HMAC:
     return hmac.new(secret, digestmod=hashlib.sha256)
 
 
-def _mac(secret: bytes, data: bytes) -> bytes:
+def hmac_sha256(secret: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 of `data`, as `hmac.digest` gives it, for links and webhook signatures alike."""
     # Copying an HMAC already keyed with the secret skips hashing the key pads again (3.5 us against 5 us
     # for a new one here), and every message signs three links or more.
     mac = _keyed(secret).copy()
@@ -49,7 +50,7 @@ def _mac(secret: bytes, data: bytes) -> bytes:
 
 def sign(secret: bytes, purpose: Purpose, payload: dict[str, Any]) -> str:
     body = _b64(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-    return f"{body}.{_b64(_mac(secret, f'{purpose}.{body}'.encode()))}"
+    return f"{body}.{_b64(hmac_sha256(secret, f'{purpose}.{body}'.encode()))}"
 
 
 def verify(secret: bytes, purpose: Purpose, token: str) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def verify(secret: bytes, purpose: Purpose, token: str) -> dict[str, Any]:
     body, _, mac = token.partition(".")
     if not body or not mac:
         raise BadToken("the token is not of the form <payload>.<signature>")
-    expected = _mac(secret, f"{purpose}.{body}".encode())
+    expected = hmac_sha256(secret, f"{purpose}.{body}".encode())
     try:
         given = _unb64(mac)
     except ValueError as exc:
