@@ -157,6 +157,7 @@ def test_addresses_and_bodies_take_the_cheapest_correct_form() -> None:
     )
     assert encode_body("plain\nascii") == ("7bit", b"plain\r\nascii\r\n")
     assert encode_body("café")[0] == "quoted-printable"
+    assert encode_body("nul\0inside") == ("quoted-printable", b"nul=00inside\r\n")
     assert encode_body("日本語のテキスト" * 20)[0] == "base64"
 
 

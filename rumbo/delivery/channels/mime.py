@@ -9,7 +9,7 @@ the rules the email package applied:
 * CRLF line ends; header lines folded to 78 characters where they can be broken, never over 998;
 * non-ASCII in a subject or a display name as RFC 2047 encoded-words (UTF-8, base64), never raw;
   a subject that looks like an encoded-word itself (`=?...?=`) is encoded too, so it shows as typed;
-* a body that is ASCII with lines of at most 998 bytes goes as 7bit; any other as quoted-printable or
+* a body that is ASCII (no NUL) with lines of at most 998 bytes goes as 7bit; any other as quoted-printable or
   base64, whichever is shorter — never 8bit, since the SMTP session does not negotiate 8BITMIME;
 * no header value carries a line break: in a subject they become spaces, an address with one is refused
   (it would let a profile trait inject headers).
@@ -129,7 +129,8 @@ def encode_body(text: str) -> tuple[str, bytes]:
     """A text part's body as (Content-Transfer-Encoding, bytes with CRLF line ends)."""
     lines = text.encode("utf-8", "replace").splitlines()
     body = b"\r\n".join(lines) + b"\r\n"
-    if body.isascii() and max(map(len, lines), default=0) <= _LIMIT:
+    # RFC 2045's 7bit: ASCII, no NUL, lines of at most 998 bytes.
+    if body.isascii() and b"\0" not in body and max(map(len, lines), default=0) <= _LIMIT:
         return "7bit", body
     quoted = binascii.b2a_qp(body, istext=True)  # soft line breaks at 76; keeps the CRLFs
     encoded = base64.encodebytes(body).replace(b"\n", b"\r\n")
