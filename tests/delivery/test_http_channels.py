@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ import orjson
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from rumbo.delivery.channels.http import resolve
+from rumbo.delivery.channels.http import GuardedClient, resolve
 from rumbo.delivery.channels.provider import ProviderSettings
 from rumbo.delivery.channels.webhook import WebhookChannel, WebhookSettings
 from rumbo.delivery.errors import UnsafeTarget
@@ -167,3 +170,40 @@ def test_sms_and_push_go_through_the_generic_provider_definition(
     assert bodies["push"][1] == {"token": "tok2", "title": "Welcome, Ana2", "body": "Your cart is waiting"}
     assert bodies["sms"][0]["authorization"] == "Bearer provider-token"
     assert bodies["sms"][0]["idempotency-key"] == make_send(1).key
+
+
+def _proxy_stub(server: socket.socket, seen: list[bytes]) -> None:
+    """A forward proxy reduced to what the test needs: read one request, note its request line, answer 200."""
+    conn, _ = server.accept()
+    with conn:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        while length and len(body) < int(length.group(1)):
+            body += conn.recv(65536)
+        seen.append(head.split(b"\r\n")[0])
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+
+def test_a_proxy_the_environment_names_carries_the_posts(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    server = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+    thread = threading.Thread(target=_proxy_stub, args=(server, seen), daemon=True)
+    thread.start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.delenv("http_proxy", raising=False)
+    client = GuardedClient("webhook", timeout=10, allow_private=False)
+    try:
+        answer = client.post("http://93.184.215.14/hook", content=b"{}", headers={})
+    finally:
+        client.close()
+        thread.join(10)
+        server.close()
+    assert answer.status == 200
+    assert len(seen) == 1 and seen[0].startswith(b"POST http://93.184.215.14"), seen
+    assert seen[0].endswith(b"/hook HTTP/1.1")

@@ -3,21 +3,21 @@
 One connection is kept open across messages (a new SMTP session per message would cost a handshake
 each) and reopened when the server drops it. The Message-ID is derived from the send's idempotency key,
 so a message resent after a crash carries the same Message-ID as the first copy and receivers that
-deduplicate by Message-ID show it once.
+deduplicate by Message-ID show it once. The message's bytes are built by `mime.py`, not the email package
+(why: see there), and handed to `sendmail` as they are.
 
 SMTP replies map to rumbo errors: 4xx and connection failures are retryable, 5xx are permanent.
 """
 
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email import policy
-from email.headerregistry import BaseHeader, HeaderRegistry
-from email.message import EmailMessage
 from email.utils import formatdate
 
+from rumbo.delivery.channels.mime import CRLF, AddressError, Outgoing, mailbox, mime_message, text_header
 from rumbo.delivery.errors import PermanentDelivery, RetryableDelivery
 from rumbo.delivery.message import Message
 
@@ -44,51 +44,48 @@ class SmtpSettings:
 _SETTINGS_CODES = frozenset({530, 534, 535, 538})
 
 
-class _Headers(HeaderRegistry):
-    """The standard header classes, each made once. The standard registry builds a new class for every
-    header it parses, which was most of the time it took to build an email."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type[BaseHeader]] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = super().__getitem__(name)
-        return made
+@functools.lru_cache(maxsize=16)
+def _sender(sender: str) -> tuple[str, str]:
+    """The From header value and the envelope sender for `smtp.sender`, worked out once per setting."""
+    try:
+        return mailbox(sender)
+    except AddressError as exc:
+        # Every email would fail the same way until the settings are fixed: retried, not dead-lettered.
+        raise RetryableDelivery("email", f"smtp.sender {exc}: fix it in the delivery settings") from exc
 
 
-_POLICY = policy.SMTP.clone(max_line_length=998, header_factory=_Headers())
-
-
-def build_email(message: Message, settings: SmtpSettings) -> EmailMessage:
-    """The MIME message for a rendered email: text and HTML alternatives, unsubscribe headers."""
+def build_email(message: Message, settings: SmtpSettings) -> Outgoing:
+    """The message for a rendered email: text and HTML alternatives, unsubscribe headers, as SMTP bytes."""
     if not message.to:
         raise PermanentDelivery("email", f"customer {message.customer!r} has no email address")
-    # Long unbreakable headers (List-Unsubscribe URLs) stay as they are instead of being RFC 2047 encoded.
-    mail = EmailMessage(policy=_POLICY)
-    mail["From"] = settings.sender
-    mail["To"] = message.to
-    mail["Subject"] = message.subject
-    mail["Message-ID"] = message.message_id
-    mail["Date"] = formatdate(localtime=False)
-    mail["X-Rumbo-Send"] = message.key
+    sender_header, sender = _sender(settings.sender)
+    try:
+        to_header, recipient = mailbox(message.to)
+    except AddressError as exc:
+        raise PermanentDelivery(
+            "email", f"customer {message.customer!r}'s email address {exc}: correct the profile's trait"
+        ) from exc
+    headers = [
+        f"From: {sender_header}{CRLF}",
+        f"To: {to_header}{CRLF}",
+        text_header("Subject", message.subject),
+        f"Message-ID: {message.message_id}{CRLF}",
+        f"Date: {formatdate(localtime=False)}{CRLF}",
+        f"X-Rumbo-Send: {message.key}{CRLF}",
+    ]
     targets = []
     if message.unsubscribe_url:
         targets.append(f"<{message.unsubscribe_url}>")
     if settings.unsubscribe_mailto:
         targets.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>")
     if targets:
-        mail["List-Unsubscribe"] = ", ".join(targets)
+        # Long URLs stay whole on their line (up to 998 characters); only the list is broken between them.
+        headers.append(f"List-Unsubscribe: {f',{CRLF} '.join(targets)}{CRLF}")
         if message.unsubscribe_url:
             # RFC 8058: mailbox providers may unsubscribe with one POST to the URL, no page visit needed.
-            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    mail.set_content(message.text or " ")
-    if message.html:
-        mail.add_alternative(message.html, subtype="html")
-    return mail
+            headers.append(f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}")
+    data = mime_message("".join(headers), message.key, message.text or " ", message.html or None)
+    return Outgoing(sender, recipient, data)
 
 
 def _text(reply: bytes | str) -> str:
@@ -148,9 +145,7 @@ class EmailChannel:
         if self._smtp is None:
             self._smtp = self._open()
         try:
-            refused = self._smtp.send_message(
-                mail, from_addr=self.settings.sender, to_addrs=[message.to or ""]
-            )
+            refused = self._smtp.sendmail(mail.sender, [mail.recipient], mail.data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()))
             self._classify(code, f"recipient {message.to} refused: {code} {_text(reason)}")

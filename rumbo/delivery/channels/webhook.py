@@ -10,8 +10,6 @@ Headers sent with every request:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ import orjson
 from rumbo.delivery.channels.http import GuardedClient
 from rumbo.delivery.errors import PermanentDelivery
 from rumbo.delivery.message import Message
+from rumbo.delivery.tokens import hmac_sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +33,7 @@ class WebhookSettings:
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     """The X-Rumbo-Signature value for a body: receivers compute the same and compare in constant time."""
-    return "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return "v1=" + hmac_sha256(secret.encode(), timestamp.encode() + b"." + body).hex()
 
 
 def webhook_body(message: Message) -> bytes:
