@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from operator import attrgetter, itemgetter
 from typing import Any, ClassVar, Protocol, cast
 
 import orjson
@@ -74,6 +76,21 @@ class Tx:
             return 0
         self.cursor.executemany(self._store._sql(query), rows)
         return self.cursor.rowcount
+
+    def values(self, query: str, rows: Sequence[Sequence[Any]]) -> int:
+        """`query` for many rows at once: its `{values}` becomes `VALUES (?, ...), (?, ...)` with the rows,
+        500 at a time; return the number of rows it changed in all. One statement costs less than one
+        execution per row (executemany): SQLite runs its per-statement work once (AUTOINCREMENT, savepoint),
+        PostgreSQL plans and runs one statement instead of one per row."""
+        if not rows:
+            return 0
+        one = "(" + ", ".join("?" * len(rows[0])) + ")"
+        changed = 0
+        for start in range(0, len(rows), _APPEND_CHUNK):
+            chunk = rows[start : start + _APPEND_CHUNK]
+            values = "VALUES " + ", ".join([one] * len(chunk))
+            changed += self.execute(query.format(values=values), [v for row in chunk for v in row])
+        return changed
 
     def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.cursor.execute(self._store._sql(query), tuple(params))
@@ -278,6 +295,40 @@ class SqlStore(ABC):
             (workspace, *wanted, limit),
         )
         return [StoredEvent(int(s), m, c, a, r, bytes(b)) for s, m, c, a, r, b in rows]
+
+    def pending_events(self, workspace: str, *, customers: int, limit: int) -> list[StoredEvent]:
+        # pending_customers then next_events, cheaper: next_events' window function (to keep `limit` per
+        # customer) and its sort by seq carry every event's body through temporary tables, which cost SQLite
+        # more than reading the events. Counting the events per customer comes free with finding the
+        # customers, and a customer within `limit` (nearly every one) needs no window: its events are read by
+        # the index, then put in log order here. Events appended since they were counted are cut here.
+        counted = self._query(
+            "SELECT customer, COUNT(*) FROM events WHERE workspace = ? AND processed_at IS NULL "
+            "GROUP BY customer ORDER BY MIN(seq) LIMIT ?",
+            (workspace, customers),
+        )
+        within = sorted(customer for customer, count in counted if count <= limit)
+        beyond = [customer for customer, count in counted if count > limit]
+        rows = (
+            self._query(
+                "SELECT seq, message_id, customer, at, received_at, body FROM events WHERE workspace = ? "
+                f"AND processed_at IS NULL AND customer IN ({_marks(len(within))})",
+                (workspace, *within),
+            )
+            if within
+            else []
+        )
+        rows.sort(key=itemgetter(0))
+        taken: Counter[str] = Counter()
+        events = []
+        for seq, message_id, customer, at, received_at, body in rows:
+            taken[customer] += 1
+            if taken[customer] <= limit:
+                events.append(StoredEvent(int(seq), message_id, customer, at, received_at, bytes(body)))
+        if beyond:
+            events += self.next_events(workspace, beyond, limit=limit)
+            events.sort(key=attrgetter("seq"))
+        return events
 
     # --- customer state -----------------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 A worker commits hundreds of steps per transaction, each touching a handful of tables (state, events,
 timers, outbox, records, ...). Written step by step, each inside a savepoint so that a step in conflict is
 left out alone, that is about six statements per step, and they were half the worker's time on SQLite.
-Conflicts are rare, so `commit_batch` first writes the whole batch with one `executemany` per table and
-checks that the row counts add up: every state still at the version its step was computed from, every input
-event still unprocessed, every outbox key new. If one does not, the batch is rolled back to its savepoint and
+Conflicts are rare, so `commit_batch` first writes the whole batch with one statement per table (a
+multi-row VALUES; deletes, which SQLite would plan as a scan that way, run as one executemany) and checks
+that the row counts add up: every state still at the version its step was computed from, every input event
+still unprocessed, every outbox key new. If one does not, the batch is rolled back to its savepoint and
 written again step by step by `commit_step`, which finds the steps in conflict exactly. The common case is
 cheap and the rare case is exact.
 
@@ -28,8 +29,6 @@ from rumbo.store.errors import DuplicateCommand, EventsAlreadyProcessed, Version
 
 if TYPE_CHECKING:
     from rumbo.store.sql import SqlStore, Tx
-
-_CHUNK = 500  # rows per multi-row INSERT: 2,500 parameters, well under every driver limit
 
 _INSERT_STATE = (
     "INSERT INTO customer_state (workspace, customer, version, state, updated_at) "
@@ -54,7 +53,7 @@ _INSERT_OUTBOX = (
     "INSERT INTO outbox (workspace, key, customer, kind, body, status, created_at, due_at) "
     "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (workspace, key) DO NOTHING"
 )
-_INSERT_RECORD = "INSERT INTO records (workspace, customer, kind, at, body) VALUES (?, ?, ?, ?, ?)"
+_INSERT_RECORDS = "INSERT INTO records (workspace, customer, kind, at, body) {values}"
 _INSERT_CONSENT = (
     "INSERT INTO consent_log (workspace, customer, scope, granted, source, at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -95,14 +94,7 @@ def commit_step(store: SqlStore, tx: Tx, step: Step) -> None:
         )
         if added != 1:
             raise DuplicateCommand(ws, f"key {entry.key!r}, customer {customer!r}")
-    records = step.records
-    for start in range(0, len(records), _CHUNK):
-        chunk = records[start : start + _CHUNK]
-        tx.execute(
-            "INSERT INTO records (workspace, customer, kind, at, body) VALUES "
-            + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
-            [v for record in chunk for v in _record_row(ws, customer, record)],
-        )
+    tx.values(_INSERT_RECORDS, [_record_row(ws, customer, record) for record in step.records])
     if step.events:
         store._append(tx, ws, step.events, processed_at=step.at)
     if step.absorbs is not None:
@@ -177,40 +169,70 @@ def _disjoint(steps: Sequence[Step]) -> bool:
 def _write_batch(store: SqlStore, tx: Tx, steps: Sequence[Step]) -> bool:
     """The writes of `commit_step` for every step, table by table in its order; False as soon as a row count
     shows a check failed (what was written by then is for the caller to roll back)."""
-    inserts = [(s.workspace, s.customer, s.state, s.at) for s in steps if s.expected_version == 0]
-    if tx.executemany(_INSERT_STATE, inserts) != len(inserts):
+    inserts = [(s.workspace, s.customer, 1, s.state, s.at) for s in steps if s.expected_version == 0]
+    created = tx.values(
+        "INSERT INTO customer_state (workspace, customer, version, state, updated_at) {values} "
+        "ON CONFLICT (workspace, customer) DO NOTHING",
+        inserts,
+    )
+    if created != len(inserts):
         return False
     updates = [
-        (s.state, s.at, s.workspace, s.customer, s.expected_version) for s in steps if s.expected_version
+        (s.workspace, s.customer, s.expected_version, s.state, s.at) for s in steps if s.expected_version
     ]
-    if tx.executemany(_UPDATE_STATE, updates) != len(updates):
+    saved = tx.values(
+        "UPDATE customer_state SET version = customer_state.version + 1, state = v.column4, "
+        "updated_at = v.column5 FROM ({values}) AS v WHERE customer_state.workspace = v.column1 "
+        "AND customer_state.customer = v.column2 AND customer_state.version = v.column3",
+        updates,
+    )
+    if saved != len(updates):
         return False
-    marks = [(s.at, s.workspace, s.customer, seq) for s in steps for seq in sorted(set(s.processed))]
-    if tx.executemany(_MARK_PROCESSED, marks) != len(marks):
+    marks = [(s.workspace, s.customer, seq, s.at) for s in steps for seq in sorted(set(s.processed))]
+    marked = tx.values(
+        "UPDATE events SET processed_at = v.column4 FROM ({values}) AS v WHERE events.workspace = v.column1 "
+        "AND events.customer = v.column2 AND events.seq = v.column3 AND events.processed_at IS NULL",
+        marks,
+    )
+    if marked != len(marks):
         return False
     tx.executemany(
         _CANCEL_TIMER, [(s.workspace, s.customer, c.run, c.token) for s in steps for c in s.cancelled_timers]
     )
-    tx.executemany(
-        _SCHEDULE_TIMER,
-        [(s.workspace, s.customer, t.run, t.token, t.at, t.kind) for s in steps for t in s.timers],
+    # Of two schedules of one timer in a batch the last wins, as step by step; one statement cannot upsert
+    # a row twice (PostgreSQL refuses to), so only the last goes in.
+    timers = {(s.workspace, s.customer, t.run, t.token): (t.at, t.kind) for s in steps for t in s.timers}
+    tx.values(
+        "INSERT INTO timers (workspace, customer, run, token, due_at, kind) {values} "
+        "ON CONFLICT (workspace, customer, run, token) "
+        "DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind, claimed_until = NULL",
+        [(*key, at, kind) for key, (at, kind) in timers.items()],
     )
-    outbox = [(s.workspace, o.key, s.customer, o.kind, o.body, s.at, s.at) for s in steps for o in s.outbox]
-    if tx.executemany(_INSERT_OUTBOX, outbox) != len(outbox):
+    outbox = [
+        (s.workspace, o.key, s.customer, o.kind, o.body, "pending", s.at, s.at)
+        for s in steps
+        for o in s.outbox
+    ]
+    added = tx.values(
+        "INSERT INTO outbox (workspace, key, customer, kind, body, status, created_at, due_at) {values} "
+        "ON CONFLICT (workspace, key) DO NOTHING",
+        outbox,
+    )
+    if added != len(outbox):
         return False
-    tx.executemany(
-        _INSERT_RECORD, [_record_row(s.workspace, s.customer, r) for s in steps for r in s.records]
-    )
+    tx.values(_INSERT_RECORDS, [_record_row(s.workspace, s.customer, r) for s in steps for r in s.records])
     _append_emitted(store, tx, steps)
     for step in steps:
         if step.absorbs is not None:
             _absorb(tx, step.workspace, step.customer, step.absorbs)
-    tx.executemany(
-        _INSERT_CONSENT,
+    tx.values(
+        "INSERT INTO consent_log (workspace, customer, scope, granted, source, at) {values}",
         [(s.workspace, s.customer, c.scope, c.granted, c.source, c.at) for s in steps for c in s.consent],
     )
-    tx.executemany(
-        _ENTER_SEGMENT, [(s.workspace, s.customer, name, s.at) for s in steps for name in s.segments_entered]
+    tx.values(
+        "INSERT INTO segment_members (workspace, customer, segment, entered_at) {values} "
+        "ON CONFLICT (workspace, customer, segment) DO NOTHING",
+        [(s.workspace, s.customer, name, s.at) for s in steps for name in s.segments_entered],
     )
     tx.executemany(
         _LEAVE_SEGMENT, [(s.workspace, s.customer, name) for s in steps for name in s.segments_left]
