@@ -401,10 +401,11 @@ class Worker:
 
     # ---- events ------------------------------------------------------------------------------------
     def _process_events(self, now: float) -> None:
-        customers = self.store.pending_customers(self.workspace, limit=self.batch_customers)
-        if not customers:
+        events = self.store.pending_events(
+            self.workspace, customers=self.batch_customers, limit=self.events_per_customer
+        )
+        if not events:
             return
-        events = self.store.next_events(self.workspace, customers, limit=self.events_per_customer)
         by_customer: dict[str, list[StoredEvent]] = defaultdict(list)
         for event in events:
             by_customer[event.customer].append(event)

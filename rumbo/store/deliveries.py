@@ -28,7 +28,7 @@ def _marks(count: int) -> str:
 def _many(tx: Tx, query: str, rows: Sequence[Sequence[Any]]) -> None:
     """One statement over many rows: the driver's executemany (psycopg pipelines it), not a loop of calls."""
     if rows:
-        tx.cursor.executemany(tx._store._sql(query), rows)  # type: ignore[attr-defined]
+        tx.cursor.executemany(tx._store._sql(query), rows)
 
 
 _DELIVERY_FIELDS = tuple(FIELDS["delivery"])

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from operator import attrgetter, itemgetter
 from typing import Any, ClassVar, Protocol, cast
 
 import orjson
 
 from rumbo.engine.commands import TimerKind
-from rumbo.records import record_kind, record_to_dict
 from rumbo.store.base import (
     DueTimer,
     KeyMatch,
@@ -31,18 +32,16 @@ from rumbo.store.base import (
     WorkspaceKeys,
 )
 from rumbo.store.errors import (
-    DuplicateCommand,
-    EventsAlreadyProcessed,
     OutboxNotPending,
     SchemaOutOfDate,
     SchemaTooNew,
     StoreConflict,
     StoreError,
-    VersionConflict,
     WorkspaceExists,
 )
 from rumbo.store.keys import hash_key, new_key
 from rumbo.store.migrations import Dialect, latest, migrations
+from rumbo.store.steps import commit_batch, commit_step
 
 
 class Cursor(Protocol):
@@ -52,6 +51,8 @@ class Cursor(Protocol):
     def rowcount(self) -> int: ...
 
     def execute(self, query: Any, params: Any = ..., /) -> Any: ...
+
+    def executemany(self, query: Any, params: Any, /) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
 
@@ -67,6 +68,29 @@ class Tx:
         """Run a statement; return the number of rows it changed."""
         self.cursor.execute(self._store._sql(query), tuple(params))
         return self.cursor.rowcount
+
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run a statement once per row in one driver call (psycopg pipelines the rows: one round trip, not
+        one per row); return the number of rows it changed in all."""
+        if not rows:
+            return 0
+        self.cursor.executemany(self._store._sql(query), rows)
+        return self.cursor.rowcount
+
+    def values(self, query: str, rows: Sequence[Sequence[Any]]) -> int:
+        """`query` for many rows at once: its `{values}` becomes `VALUES (?, ...), (?, ...)` with the rows,
+        500 at a time; return the number of rows it changed in all. One statement costs less than one
+        execution per row (executemany): SQLite runs its per-statement work once (AUTOINCREMENT, savepoint),
+        PostgreSQL plans and runs one statement instead of one per row."""
+        if not rows:
+            return 0
+        one = "(" + ", ".join("?" * len(rows[0])) + ")"
+        changed = 0
+        for start in range(0, len(rows), _APPEND_CHUNK):
+            chunk = rows[start : start + _APPEND_CHUNK]
+            values = "VALUES " + ", ".join([one] * len(chunk))
+            changed += self.execute(query.format(values=values), [v for row in chunk for v in row])
+        return changed
 
     def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.cursor.execute(self._store._sql(query), tuple(params))
@@ -272,6 +296,40 @@ class SqlStore(ABC):
         )
         return [StoredEvent(int(s), m, c, a, r, bytes(b)) for s, m, c, a, r, b in rows]
 
+    def pending_events(self, workspace: str, *, customers: int, limit: int) -> list[StoredEvent]:
+        # pending_customers then next_events, cheaper: next_events' window function (to keep `limit` per
+        # customer) and its sort by seq carry every event's body through temporary tables, which cost SQLite
+        # more than reading the events. Counting the events per customer comes free with finding the
+        # customers, and a customer within `limit` (nearly every one) needs no window: its events are read by
+        # the index, then put in log order here. Events appended since they were counted are cut here.
+        counted = self._query(
+            "SELECT customer, COUNT(*) FROM events WHERE workspace = ? AND processed_at IS NULL "
+            "GROUP BY customer ORDER BY MIN(seq) LIMIT ?",
+            (workspace, customers),
+        )
+        within = sorted(customer for customer, count in counted if count <= limit)
+        beyond = [customer for customer, count in counted if count > limit]
+        rows = (
+            self._query(
+                "SELECT seq, message_id, customer, at, received_at, body FROM events WHERE workspace = ? "
+                f"AND processed_at IS NULL AND customer IN ({_marks(len(within))})",
+                (workspace, *within),
+            )
+            if within
+            else []
+        )
+        rows.sort(key=itemgetter(0))
+        taken: Counter[str] = Counter()
+        events = []
+        for seq, message_id, customer, at, received_at, body in rows:
+            taken[customer] += 1
+            if taken[customer] <= limit:
+                events.append(StoredEvent(int(seq), message_id, customer, at, received_at, bytes(body)))
+        if beyond:
+            events += self.next_events(workspace, beyond, limit=limit)
+            events.sort(key=attrgetter("seq"))
+        return events
+
     # --- customer state -----------------------------------------------------------------------------
 
     def load_state(self, workspace: str, customer: str) -> StoredState | None:
@@ -297,12 +355,13 @@ class SqlStore(ABC):
 
     def commit_step(self, step: Step) -> int:
         with self._write() as tx:
-            self._commit(tx, step)
+            commit_step(self, tx, step)
         return step.expected_version + 1
 
     def commit_steps(self, steps: Sequence[Step]) -> list[int | StoreConflict]:
-        # Each step runs inside a savepoint: a conflicting step is rolled back alone and reported, the
-        # others commit together, so the batch costs one durable commit instead of one per step.
+        # One transaction for the batch: written set-wise when no step conflicts (steps.py), else each step
+        # inside a savepoint, so that a conflicting step is rolled back alone and reported and the others
+        # commit together. Either way the batch costs one durable commit instead of one per step.
         results: list[int | StoreConflict] = [0] * len(steps)
         if not steps:
             return results
@@ -310,10 +369,12 @@ class SqlStore(ABC):
         # instead of deadlocking; the sort is stable, so one customer's steps keep their order.
         order = sorted(range(len(steps)), key=lambda i: steps[i].customer)
         with self._write() as tx:
+            if commit_batch(self, tx, [steps[i] for i in order]):
+                return [step.expected_version + 1 for step in steps]
             for i in order:
                 tx.execute("SAVEPOINT step")
                 try:
-                    self._commit(tx, steps[i])
+                    commit_step(self, tx, steps[i])
                 except StoreConflict as conflict:
                     tx.execute("ROLLBACK TO SAVEPOINT step")
                     results[i] = conflict
@@ -321,111 +382,6 @@ class SqlStore(ABC):
                     results[i] = steps[i].expected_version + 1
                 tx.execute("RELEASE SAVEPOINT step")
         return results
-
-    def _commit(self, tx: Tx, step: Step) -> None:
-        """Write one step inside an open transaction; raise a StoreConflict before finishing if it cannot."""
-        ws, customer = step.workspace, step.customer
-        self._save_state(tx, step)
-        if step.processed:
-            seqs = sorted(set(step.processed))
-            marked = tx.execute(
-                "UPDATE events SET processed_at = ? WHERE workspace = ? AND customer = ? "
-                f"AND processed_at IS NULL AND seq IN ({_marks(len(seqs))})",
-                (step.at, ws, customer, *seqs),
-            )
-            if marked != len(seqs):
-                raise EventsAlreadyProcessed(ws, customer, seqs)
-        for cancel in step.cancelled_timers:
-            tx.execute(
-                "DELETE FROM timers WHERE workspace = ? AND customer = ? AND run = ? AND token = ?",
-                (ws, customer, cancel.run, cancel.token),
-            )
-        for timer in step.timers:
-            # Scheduling the same (run, token) again moves it: a repeated command is harmless.
-            tx.execute(
-                "INSERT INTO timers (workspace, customer, run, token, due_at, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, customer, run, token) "
-                "DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind, claimed_until = NULL",
-                (ws, customer, timer.run, timer.token, timer.at, timer.kind),
-            )
-        for entry in step.outbox:
-            added = tx.execute(
-                "INSERT INTO outbox (workspace, key, customer, kind, body, status, created_at, due_at) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (workspace, key) DO NOTHING",
-                (ws, entry.key, customer, entry.kind, entry.body, step.at, step.at),
-            )
-            if added != 1:
-                raise DuplicateCommand(ws, f"key {entry.key!r}, customer {customer!r}")
-        records = step.records
-        for start in range(0, len(records), _APPEND_CHUNK):
-            chunk = records[start : start + _APPEND_CHUNK]
-            tx.execute(
-                "INSERT INTO records (workspace, customer, kind, at, body) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
-                [
-                    v
-                    for record in chunk
-                    for v in (
-                        ws,
-                        customer,
-                        record_kind(record),
-                        record.at,
-                        orjson.dumps(record_to_dict(record)).decode(),
-                    )
-                ],
-            )
-        if step.events:
-            self._append(tx, ws, step.events, processed_at=step.at)
-        if step.absorbs is not None:
-            self._absorb(tx, ws, customer, step.absorbs)
-        for change in step.consent:
-            tx.execute(
-                "INSERT INTO consent_log (workspace, customer, scope, granted, source, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (ws, customer, change.scope, change.granted, change.source, change.at),
-            )
-        for segment in step.segments_entered:
-            tx.execute(
-                "INSERT INTO segment_members (workspace, customer, segment, entered_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (workspace, customer, segment) DO NOTHING",
-                (ws, customer, segment, step.at),
-            )
-        for segment in step.segments_left:
-            tx.execute(
-                "DELETE FROM segment_members WHERE workspace = ? AND customer = ? AND segment = ?",
-                (ws, customer, segment),
-            )
-
-    def _absorb(self, tx: Tx, ws: str, survivor: str, merged: str) -> None:
-        """The merged customer's state is gone; its history, timers, unprocessed events, messages and records
-        are the survivor's (the history follows the person)."""
-        tx.execute("DELETE FROM customer_state WHERE workspace = ? AND customer = ?", (ws, merged))
-        # The survivor's step writes the memberships of the merged state; the merged customer keeps none.
-        tx.execute("DELETE FROM segment_members WHERE workspace = ? AND customer = ?", (ws, merged))
-        for table in ("timers", "events", "outbox", "records", "consent_log"):
-            moved = f"UPDATE {table} SET customer = ? WHERE workspace = ? AND customer = ?"
-            tx.execute(moved, (survivor, ws, merged))
-
-    def _save_state(self, tx: Tx, step: Step) -> None:
-        """Write the new state if the stored version is still the one the step was computed from."""
-        ws, customer = step.workspace, step.customer
-        if step.expected_version == 0:
-            saved = tx.execute(
-                "INSERT INTO customer_state (workspace, customer, version, state, updated_at) "
-                "VALUES (?, ?, 1, ?, ?) ON CONFLICT (workspace, customer) DO NOTHING",
-                (ws, customer, step.state, step.at),
-            )
-        else:
-            saved = tx.execute(
-                "UPDATE customer_state SET version = version + 1, state = ?, updated_at = ? "
-                "WHERE workspace = ? AND customer = ? AND version = ?",
-                (step.state, step.at, ws, customer, step.expected_version),
-            )
-        if saved != 1:
-            rows = tx.rows(
-                "SELECT version FROM customer_state WHERE workspace = ? AND customer = ?", (ws, customer)
-            )
-            raise VersionConflict(ws, customer, step.expected_version, int(rows[0][0]) if rows else 0)
 
     # --- timers -------------------------------------------------------------------------------------
 

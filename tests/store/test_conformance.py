@@ -183,6 +183,19 @@ def test_events_come_back_in_per_customer_order_and_per_customer_limit(store: Sq
     assert store.next_events(WS, [], limit=5) == []
 
 
+def test_pending_events_are_next_events_of_the_longest_waiting_customers(store: SqlStore) -> None:
+    store.append_events(WS, [ev("u2-1", "u2"), ev("u1-1", "u1"), ev("u2-2", "u2"), ev("u3-1", "u3")])
+    store.append_events(WS, [ev("u1-2", "u1"), ev("u2-3", "u2"), ev("u4-1", "u4"), ev("u2-4", "u2")])
+    # u2 has more than the limit: it is cut to its first events, the others come whole.
+    for customers, limit in ((10, 10), (10, 2), (2, 2), (3, 1), (1, 5)):
+        expected = store.next_events(WS, store.pending_customers(WS, limit=customers), limit=limit)
+        assert store.pending_events(WS, customers=customers, limit=limit) == expected, (customers, limit)
+    assert ids(store.pending_events(WS, customers=3, limit=2)) == ["u2-1", "u1-1", "u2-2", "u3-1", "u1-2"]
+    store.commit_step(step(customer="u2", processed=[e.seq for e in store.next_events(WS, ["u2"], limit=9)]))
+    assert ids(store.pending_events(WS, customers=1, limit=5)) == ["u1-1", "u1-2"]
+    assert store.pending_events(OTHER, customers=5, limit=5) == []
+
+
 def test_processed_events_are_not_handed_out_again(store: SqlStore) -> None:
     store.append_events(WS, [ev("a"), ev("b"), ev("c"), ev("z", "u2")])
     first_two = store.next_events(WS, ["u1"], limit=2)
