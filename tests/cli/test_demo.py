@@ -147,13 +147,14 @@ def test_the_summary_shows_what_the_store_holds(demo_run: tuple[Path, str], stor
 def test_the_archive_holds_what_the_runtime_stored_and_analyze_reads_it(
     demo_run: tuple[Path, str], store: SqliteStore
 ) -> None:
-    home, _ = demo_run
+    home, out = demo_run
     archive = Archive(home / "archive" / "default")  # the exporter's folder for the workspace
     engine = open_engine(archive)
     for kind in ("transition", "decision", "suppression", "delivery", "conversion"):
         stored = _rows(store, f"SELECT COUNT(*) FROM records WHERE kind = '{kind}'")[0][0]
         archived = engine.query(f"select count(*) as n from {kind}").to_pylist()[0]["n"]
         assert archived == stored > 0, kind
+        assert f"{kind} {archived:,}" in out  # the summary's Archive line counts the whole archive
     customers_events = engine.query(
         "select count(*) as n, count(distinct channel) as channels from event where type = 'track'"
     ).to_pylist()[0]
