@@ -24,6 +24,10 @@ Theory of operation
   that fall due are held until the journey resumes.
 * After the events, the walks (walks.py) advance by a bounded batch of customers: segment refreshes,
   scheduled entries, rollouts of publishes and stops. They write messages to the log, nothing else.
+* The worker keeps the customers it last committed (`StateCache`), each with the bytes it was stored as. A
+  loaded state whose bytes are those bytes is not decoded again: decoding is deterministic and the engine
+  never changes the Customer it is given, so the kept one is the one decoding would give. Any other writer
+  (another worker, a merge, an erasure) changes the bytes, and the state is decoded as usual.
 """
 
 from __future__ import annotations
@@ -51,13 +55,15 @@ from rumbo.runtime.lifecycle import Move, hold_timers, release_timers
 from rumbo.runtime.segments import SegmentRule
 from rumbo.runtime.setup import Setup
 from rumbo.runtime.walks import LIFECYCLE, SEGMENTS, Walks
-from rumbo.store.base import ConsentEntry, DueTimer, NewEvent, OutboxEntry, Step, StoredEvent
+from rumbo.store.base import ConsentEntry, DueTimer, NewEvent, OutboxEntry, Step, StoredEvent, StoredState
 from rumbo.store.errors import StoreConflict
 from rumbo.store.sql import SqlStore
 
 log = logging.getLogger("rumbo.worker")
 
 _RECORDS = (Transition, Decision, Suppression, Conversion)
+# Customers a worker keeps decoded between ticks (StateCache): a few kilobytes each.
+STATE_CACHE = 20_000
 # Segment changes one customer's step may feed: rules that contradict one another (a journey on entering
 # `a` sets a trait that takes the customer out of `a`) would otherwise flip memberships for ever.
 MAX_SEGMENT_CHANGES = 64
@@ -280,6 +286,36 @@ class _CustomerStep:
         )
 
 
+class StateCache:
+    """The customers this worker last committed, by id, with the stored bytes each was encoded to; the
+    least recently used goes when it is full."""
+
+    def __init__(self, size: int = STATE_CACHE) -> None:
+        self.size = size
+        self._entries: dict[str, tuple[bytes, Customer]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, customer_id: str, state: bytes) -> Customer | None:
+        """The kept customer if `state` (just loaded) is the state it was stored as, else None."""
+        entry = self._entries.pop(customer_id, None)
+        if entry is None or entry[0] != state:
+            return None
+        self._entries[customer_id] = entry  # most recently used last
+        return entry[1]
+
+    def put(self, customer_id: str, state: bytes, customer: Customer) -> None:
+        entries = self._entries
+        entries.pop(customer_id, None)
+        entries[customer_id] = (state, customer)
+        if len(entries) > self.size:
+            del entries[next(iter(entries))]
+
+    def drop(self, customer_id: str) -> None:
+        self._entries.pop(customer_id, None)
+
+
 def _hide_runs(
     customer: Customer, paused: frozenset[str], keep: Callable[[Run], bool] | None
 ) -> tuple[Customer, dict[str, Run]]:
@@ -322,6 +358,7 @@ class Worker:
         events_per_customer: int = 100,
         timer_lease: float = 60.0,
         walk_batch: int = 500,
+        state_cache: int = STATE_CACHE,
     ) -> None:
         self.store, self.workspace = store, workspace
         self._source = engine
@@ -331,6 +368,7 @@ class Worker:
         self.events_per_customer = events_per_customer
         self.timer_lease = timer_lease
         self.walks = Walks(store, workspace, batch=walk_batch)
+        self.states = StateCache(state_cache)
         self.report = TickReport()
 
     @property
@@ -380,7 +418,7 @@ class Worker:
             by_customer[timer.customer].append(timer)
         states = self.store.load_states(self.workspace, by_customer)
         paused = self.setup.lifecycle.paused
-        steps, held = [], []
+        works, held = [], []
         for customer_id, timers in by_customer.items():
             work = self._start(customer_id, states.get(customer_id), now)
             for timer in timers:
@@ -395,8 +433,8 @@ class Worker:
                     continue  # the run ended or moved on (a migration, a stop) and cancelled it
                 work.apply(TimerFired(timer.run, timer.token), None, f"timer:{timer.run}:{timer.token}", now)
             if work.changed or work.cancelled:
-                steps.append(work.step())
-        self._commit(steps)
+                works.append(work)
+        self._commit(works)
         hold_timers(self.store, self.workspace, held)
 
     # ---- events ------------------------------------------------------------------------------------
@@ -410,12 +448,11 @@ class Worker:
         for event in events:
             by_customer[event.customer].append(event)
         states = self.store.load_states(self.workspace, by_customer)
-        steps = [self._customer_events(c, evs, states.get(c), now) for c, evs in by_customer.items()]
-        self._commit(steps)
+        self._commit([self._customer_events(c, evs, states.get(c), now) for c, evs in by_customer.items()])
 
     def _customer_events(
-        self, customer_id: str, events: Iterable[StoredEvent], stored: Any, now: float
-    ) -> Step:
+        self, customer_id: str, events: Iterable[StoredEvent], stored: StoredState | None, now: float
+    ) -> _CustomerStep:
         work = self._start(customer_id, stored, now)
         for event in events:
             message = orjson.loads(event.body)
@@ -443,20 +480,26 @@ class Worker:
                 )
                 continue
             work.apply(inp, message, event.message_id, event.at)
-        return work.step()
+        return work
 
-    def _start(self, customer_id: str, stored: Any, now: float) -> _CustomerStep:
+    def _start(self, customer_id: str, stored: StoredState | None, now: float) -> _CustomerStep:
         self.report.customers += 1
         if stored is None:
             return _CustomerStep(self, Customer(customer_id), 0, now)
-        work = _CustomerStep(self, decode(customer_id, stored.state), stored.version, now)
+        customer = self.states.get(customer_id, stored.state) or decode(customer_id, stored.state)
+        work = _CustomerStep(self, customer, stored.version, now)
         work.catch_up()
         return work
 
-    def _commit(self, steps: list[Step]) -> None:
-        for result in self.store.commit_steps(steps):
+    def _commit(self, works: list[_CustomerStep]) -> None:
+        steps = [work.step() for work in works]
+        for work, step, result in zip(works, steps, self.store.commit_steps(steps), strict=True):
             if isinstance(result, StoreConflict):
                 self.report.conflicts += 1
+                self.states.drop(step.customer)
                 log.info("step not committed, will be taken again: %s", result)
             else:
                 self.report.steps += 1
+                self.states.put(step.customer, step.state, work.customer)
+                if step.absorbs is not None:
+                    self.states.drop(step.absorbs)
