@@ -3,14 +3,14 @@
 1. A fresh data directory: SQLite store, the workspace `default`, the example journeys live in it.
 2. The synthetic population (population.py), cut into simulated hours (feed.py).
 3. rumbo's HTTP API (`create_app`) under uvicorn on 127.0.0.1 and the worker (`Service`) in this process,
-   on the demo's clock (clock.py); two relays in processes of their own (relay.py); a local SMTP server
-   and SMS/push provider in another (sinks.py).
+   on the demo's clock (clock.py); two relays in processes of their own (relay.py); the archive exporter
+   in another (exporter.py); a local SMTP server and SMS/push provider in another (sinks.py).
 4. Hour by hour: move the clock to the end of the hour, post the hour's events over HTTP, append the
    runtime's own inputs, and wait until the worker has processed every event and every timer due. Sends
-   become due in the outbox as the worker commits them, and the relays deliver them meanwhile.
-5. Archive the store (the exporter `rumbo serve` runs, runtime/archiver.py) while the relays finish the
-   outbox, then the rest; read the summary from the store and from what the local servers received
-   (summary.py).
+   become due in the outbox as the worker commits them, and the relays deliver them meanwhile; the
+   exporter copies what is committed to the Parquet archive every few seconds.
+5. Let the relays finish the outbox, the exporter its last round; read the summary from the store and
+   from what the local servers received (summary.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import rumbo
 from rumbo.delivery.relay import RoundStats
 from rumbo.demo.clock import CLOCK_FILE, SharedClock
 from rumbo.demo.errors import DemoError
+from rumbo.demo.exporter import ARCHIVE, exporter_process
 from rumbo.demo.feed import Feeder, hourly
 from rumbo.demo.population import DAY, Population
 from rumbo.demo.processes import ChildProcess, cpu_seconds
@@ -58,7 +59,7 @@ def example_journeys() -> Path:
 
 # What a demo's data directory holds: only a directory holding nothing else is emptied for a new run.
 DEMO_ENTRIES = frozenset(
-    {"rumbo.db", "rumbo.db-wal", "rumbo.db-shm", CLOCK_FILE, SETTINGS_FILE, "mail", "files", "archive"}
+    {"rumbo.db", "rumbo.db-wal", "rumbo.db-shm", CLOCK_FILE, SETTINGS_FILE, "mail", "files", ARCHIVE}
 )
 
 
@@ -137,7 +138,8 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
         stack.callback(clock.close)
         # The worker works when the demo wakes it (each simulated hour) rather than polling in between,
         # which would take hours half-posted and double its passes.
-        config = ServiceConfig(home=home, journeys=[example_journeys()], idle_sleep=1.0)
+        # The archive is exported by a process of its own (exporter.py), not by a thread of this one.
+        config = ServiceConfig(home=home, journeys=[example_journeys()], idle_sleep=1.0, archive_export=False)
         service = Service(config, clock=clock)
         service.start()
         stack.callback(service.stop)
@@ -153,11 +155,15 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
         stack.callback(lambda: sink_counts.append(sinks.stop()))
         settings = write_settings(home, sinks)
         relays = [relay_process(home, settings, workspace, clock) for _ in range(RELAYS)]
+        exporter = exporter_process(home, workspace, clock)
+        exporter_stop = stack.enter_context(ExitStack())
+        exporter.start()
+        exporter_stop.callback(exporter.stop)
         relays_stop = stack.enter_context(ExitStack())
         for relay in relays:
             relay.start()
             relays_stop.callback(relay.stop)
-        helpers: list[Sinks | ChildProcess] = [*relays, sinks]
+        helpers: list[Sinks | ChildProcess] = [*relays, exporter, sinks]
 
         started = time.perf_counter()
         task = progress.add_task(f"running {days} days on accelerated time", total=len(slices))
@@ -181,14 +187,7 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
                     )
         timings["run"] = time.perf_counter() - started
 
-        # Most of the archive is written while the relay delivers what is left, the rest once it is done.
         started = time.perf_counter()
-        task = progress.add_task("writing the analytics archive while the relays finish", total=1)
-        # The exporter `rumbo serve` runs: a later `serve` on this home carries on from its cursors.
-        archiver = Archiver(store, home / "archive")
-        _export(archiver, workspace)
-        progress.update(task, completed=1)
-        timings["archive"] = time.perf_counter() - started
         waiting = _pending_due(store, workspace, clock())
         task = progress.add_task("delivering what is left in the outbox", total=waiting)
         while (left := _pending_due(store, workspace, clock())) > 0:
@@ -201,19 +200,28 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
         relay_stats = RoundStats()
         for relay in relays:
             relay_stats.add(RoundStats(**relay.stop()))
-        _wait_idle(service, [sinks])  # the last rounds' message_sent events
-        timings["deliver"] = time.perf_counter() - started - timings["archive"]
+        _wait_idle(service, [exporter, sinks])  # the last rounds' message_sent events
+        timings["deliver"] = time.perf_counter() - started
 
+        # The exporter's last round copies what the last hours and deliveries committed; a later
+        # `rumbo serve` on this home carries on from its cursors.
         started = time.perf_counter()
-        archived = _export(archiver, workspace)
+        task = progress.add_task("writing the last of the analytics archive", total=1)
+        exporter_stop.pop_all()
+        exporter.stop()
+        progress.update(task, completed=1)
+        archived = _export(Archiver(store, home / ARCHIVE), workspace)
         inbox = export_inbox(store, workspace, home / FILES / "inbox.jsonl")
-        timings["archive"] += time.perf_counter() - started
-        result = collect(store, workspace, example_journeys(), journeys, home, days)
+        timings["archive"] = time.perf_counter() - started
+        started = time.perf_counter()
+        archive = home / ARCHIVE / workspace
+        result = collect(store, workspace, example_journeys(), journeys, home, days, archive)
+        timings["summary"] = time.perf_counter() - started
     result.sinks = sink_counts[0] if sink_counts else SinkCounts()
     result.relay = relay_stats
     result.inbox_exported = inbox
     result.archive_rows = dict(archived)
-    result.archive_dir = home / "archive" / workspace
+    result.archive_dir = archive
     result.keys = keys
     result.events_posted = feeder.accepted
     result.runtime_inputs = sum(len(piece.runtime) for piece in slices)
@@ -221,6 +229,7 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
     result.cpu = {
         "demo process": cpu_seconds(),
         "relays": sum(relay.cpu for relay in relays),
+        "archive exporter": exporter.cpu,
         "SMTP and provider servers": sinks.process.cpu,
     }
     return result

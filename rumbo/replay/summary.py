@@ -68,9 +68,16 @@ def summarize(commands: Iterable[Command], customers: Mapping[str, Customer]) ->
         out[journey].variant_runs[variant] += 1
         if run_id in converted_runs[journey]:
             out[journey].variant_conversions[variant] += 1
+    count_waiting(out, customers)
+    return out
+
+
+def count_waiting(summaries: dict[str, JourneySummary], customers: Mapping[str, Customer]) -> None:
+    """Add the runs the customers hold (still waiting somewhere) to their journeys' summaries."""
     for customer in customers.values():
         for run in customer.runs.values():
-            summary = of(run.journey)
+            summary = summaries.get(run.journey)
+            if summary is None:
+                summary = summaries[run.journey] = JourneySummary(run.journey)
             summary.waiting += 1
             summary.node_waiting[run.node] += 1
-    return out
