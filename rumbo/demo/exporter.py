@@ -34,7 +34,7 @@ def _raise_errors(report: ExportReport) -> None:
 def _run(args: dict[str, Any], ready: Callable[[], None], stop: threading.Event) -> dict[str, int]:
     """Export rounds until `stop` is set, then a last one; the rows exported, by kind."""
     home, workspace = Path(args["home"]), str(args["workspace"])
-    store = SqliteStore.open(home)
+    store = SqliteStore.open(home, synchronous=args["synchronous"])
     try:
         archiver = Archiver(store, home / ARCHIVE, lease=LEASE, clock=SharedClock.follow(Path(args["clock"])))
         exported: Counter[str] = Counter()
@@ -51,9 +51,9 @@ def _run(args: dict[str, Any], ready: Callable[[], None], stop: threading.Event)
         store.close()
 
 
-def exporter_process(home: Path, workspace: str, clock: SharedClock) -> ChildProcess:
+def exporter_process(home: Path, workspace: str, clock: SharedClock, synchronous: str) -> ChildProcess:
     """The exporter's process, not started; `stop()` answers with the rows it exported, by kind."""
-    args = {"home": str(home), "workspace": workspace, "clock": str(clock.path)}
+    args = {"home": str(home), "workspace": workspace, "clock": str(clock.path), "synchronous": synchronous}
     return ChildProcess("the archive exporter", __name__, args)
 
 

@@ -70,7 +70,10 @@ def _run(args: dict[str, Any], ready: Callable[[], None], stop: threading.Event)
     home = Path(args["home"])
     clock = SharedClock.follow(Path(args["clock"]))
     relay = Relay(
-        lambda: SqliteStore.open(home), load_settings(args["settings"]), [args["workspace"]], clock=clock
+        lambda: SqliteStore.open(home, synchronous=args["synchronous"]),
+        load_settings(args["settings"]),
+        [args["workspace"]],
+        clock=clock,
     )
     ready()
     try:
@@ -80,13 +83,16 @@ def _run(args: dict[str, Any], ready: Callable[[], None], stop: threading.Event)
     return dataclasses.asdict(stats)
 
 
-def relay_process(home: Path, settings_file: Path, workspace: str, clock: SharedClock) -> ChildProcess:
+def relay_process(
+    home: Path, settings_file: Path, workspace: str, clock: SharedClock, synchronous: str
+) -> ChildProcess:
     """The relay's process, not started; `stop()` answers with its RoundStats as a dict."""
     args = {
         "home": str(home),
         "settings": str(settings_file),
         "workspace": workspace,
         "clock": str(clock.path),
+        "synchronous": synchronous,
     }
     return ChildProcess("the relay", __name__, args)
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections import Counter
@@ -42,11 +43,16 @@ from rumbo.runtime.archiver import Archiver
 from rumbo.runtime.service import Service, ServiceConfig
 from rumbo.server.app import create_app
 from rumbo.store.sql import SqlStore
+from rumbo.store.sqlite import SYNCHRONOUS_ENV
 
 START = 1_772_409_600.0  # 2026-03-02 00:00 UTC, a Monday
 PACKAGE_EXAMPLES = Path(rumbo.__file__).parent / "_examples" / "journeys"
 CHECKOUT_EXAMPLES = Path(rumbo.__file__).parent.parent / "examples" / "journeys"
 HEALTH_CHECK = 5.0  # seconds between looks at the helper processes while waiting on the worker
+# SQLite's synchronous mode for every demo process (store/sqlite.py): the data is synthetic and made again
+# by the next run, so a commit need not wait for the disk; RUMBO_SQLITE_SYNCHRONOUS=full runs the demo as
+# `rumbo serve` runs by default.
+SYNCHRONOUS = os.environ.get(SYNCHRONOUS_ENV) or "normal"
 # Relay processes: each is bound to one core by its interpreter lock; two keep up with the runtime, and
 # finish the outbox on both cores once the simulated days are done. Their leases keep them apart.
 RELAYS = 2
@@ -139,7 +145,13 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
         # The worker works when the demo wakes it (each simulated hour) rather than polling in between,
         # which would take hours half-posted and double its passes.
         # The archive is exported by a process of its own (exporter.py), not by a thread of this one.
-        config = ServiceConfig(home=home, journeys=[example_journeys()], idle_sleep=1.0, archive_export=False)
+        config = ServiceConfig(
+            home=home,
+            journeys=[example_journeys()],
+            idle_sleep=1.0,
+            archive_export=False,
+            sqlite_synchronous=SYNCHRONOUS,
+        )
         service = Service(config, clock=clock)
         service.start()
         stack.callback(service.stop)
@@ -154,8 +166,8 @@ def run_demo(home: Path, customers: int, days: int, seed: int, console: Console)
         sink_counts: list[SinkCounts] = []
         stack.callback(lambda: sink_counts.append(sinks.stop()))
         settings = write_settings(home, sinks)
-        relays = [relay_process(home, settings, workspace, clock) for _ in range(RELAYS)]
-        exporter = exporter_process(home, workspace, clock)
+        relays = [relay_process(home, settings, workspace, clock, SYNCHRONOUS) for _ in range(RELAYS)]
+        exporter = exporter_process(home, workspace, clock, SYNCHRONOUS)
         exporter_stop = stack.enter_context(ExitStack())
         exporter.start()
         exporter_stop.callback(exporter.stop)

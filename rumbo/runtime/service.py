@@ -39,6 +39,9 @@ DEFAULT_WORKSPACE = "default"
 class ServiceConfig:
     database_url: str | None = None  # None: RUMBO_DATABASE_URL, else SQLite in RUMBO_HOME / ./rumbo-data
     home: Path | None = None  # the SQLite data directory when no URL is given
+    sqlite_synchronous: str | None = (
+        None  # SQLite's synchronous mode; None: RUMBO_SQLITE_SYNCHRONOUS, else full
+    )
     journeys: Sequence[Path] = ()  # journey files or folders live in every workspace (journeys as code)
     segments: Sequence[Path] = ()  # segment files live in every workspace (segment_files.py)
     ingest: IngestSettings = field(default_factory=IngestSettings)
@@ -81,7 +84,7 @@ class Service:
         if url is None and self.config.home is not None:
             from rumbo.store.sqlite import SqliteStore
 
-            return SqliteStore.open(self.config.home)
+            return SqliteStore.open(self.config.home, synchronous=self.config.sqlite_synchronous)
         return open_store(url)  # type: ignore[return-value]
 
     def open_store(self) -> SqlStore:

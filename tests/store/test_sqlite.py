@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from rumbo.store import NewEvent, open_store
-from rumbo.store.errors import StoreUnavailable
-from rumbo.store.sqlite import SqliteStore
+from rumbo.store.errors import StoreError, StoreUnavailable
+from rumbo.store.sqlite import SYNCHRONOUS_ENV, SqliteStore
 
 
 def ev(message_id: str) -> NewEvent:
@@ -44,6 +44,29 @@ def test_wal_and_full_sync_so_an_acknowledged_event_survives_a_restart(tmp_path:
     reopened = SqliteStore.open(tmp_path)
     assert [e.message_id for e in reopened.next_events("acme", ["u1"], limit=5)] == ["m1"]
     reopened.close()
+
+
+def test_synchronous_normal_is_chosen_by_setting_or_argument_and_nothing_else_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SYNCHRONOUS_ENV, "Normal")
+    store = SqliteStore.open(tmp_path)
+    assert store._conn.execute("PRAGMA synchronous").fetchone() == (1,)  # 1 = NORMAL
+    store.close()
+    monkeypatch.delenv(SYNCHRONOUS_ENV)
+    store = SqliteStore.open(tmp_path, synchronous="normal")
+    assert store._conn.execute("PRAGMA synchronous").fetchone() == (1,)
+    store.close()
+    monkeypatch.setenv(SYNCHRONOUS_ENV, "off")
+    with pytest.raises(StoreError, match=r"RUMBO_SQLITE_SYNCHRONOUS='off' .* use 'full'"):
+        SqliteStore.open(tmp_path)
+
+
+def test_every_connection_caches_64_mib_and_maps_the_file(tmp_path: Path) -> None:
+    store = SqliteStore.open(tmp_path)
+    assert store._conn.execute("PRAGMA cache_size").fetchone() == (-65536,)  # KiB when negative
+    assert store._conn.execute("PRAGMA mmap_size").fetchone() == (1 << 30,)
+    store.close()
 
 
 def test_a_writer_that_holds_the_lock_too_long_makes_the_store_unavailable(tmp_path: Path) -> None:
