@@ -2,9 +2,9 @@
 
 Theory of operation
 -------------------
-* One `tick(now)` first fires the timers due at `now`, then takes the customers with unprocessed events
-  (longest waiting first) and, for each, its next events in log order. Timers go first so that a wait that
-  ended before an event arrived is seen to have ended.
+* One `tick(now)` claims the timers due at `now` and takes the customers with unprocessed events (longest
+  waiting first) with their next events in log order; each customer's step fires its timers first, then
+  takes its events, so that a wait that ended before an event arrived is seen to have ended.
 * Everything one tick does for one customer — every event and timer it consumed, the new state, timers,
   outbox entries, records, emitted events, consent history — becomes one `Step`, and the tick's steps
   commit in one transaction (each step all or nothing). An input is therefore processed exactly once: its
@@ -62,6 +62,7 @@ from rumbo.store.sql import SqlStore
 log = logging.getLogger("rumbo.worker")
 
 _RECORDS = (Transition, Decision, Suppression, Conversion)
+Held = tuple[str, str, int, str]  # a due timer of a paused journey: customer, run, token, journey
 # Customers a worker keeps decoded between ticks (StateCache): a few kilobytes each.
 STATE_CACHE = 20_000
 # Segment changes one customer's step may feed: rules that contradict one another (a journey on entering
@@ -391,8 +392,7 @@ class Worker:
             # Timers held for journeys that are no longer paused fire now (lifecycle.py).
             release_timers(self.store, self.workspace, self.setup.lifecycle.paused)
             self._applied = self.setup
-        self._fire_timers(now)
-        self._process_events(now)
+        self._step_customers(now)
         self.report.walked = self.walks.tick(self.setup, now)
         return self.report
 
@@ -406,60 +406,71 @@ class Worker:
                 break
         return total
 
-    # ---- timers ------------------------------------------------------------------------------------
-    def _fire_timers(self, now: float) -> None:
+    # ---- timers and events -------------------------------------------------------------------------
+    def _step_customers(self, now: float) -> None:
+        """Fire the due timers and take the pending events: one step per customer, timers first, and one
+        commit for all of them."""
         due = self.store.claim_due_timers(
             self.workspace, now, limit=self.batch_customers * 4, lease=self.timer_lease
         )
-        if not due:
+        events = self.store.pending_events(
+            self.workspace, customers=self.batch_customers, limit=self.events_per_customer
+        )
+        if not due and not events:
             return
-        by_customer: dict[str, list[DueTimer]] = defaultdict(list)
+        timers_of: dict[str, list[DueTimer]] = defaultdict(list)
         for timer in due:
-            by_customer[timer.customer].append(timer)
-        states = self.store.load_states(self.workspace, by_customer)
-        paused = self.setup.lifecycle.paused
-        works, held = [], []
-        for customer_id, timers in by_customer.items():
+            timers_of[timer.customer].append(timer)
+        events_of: dict[str, list[StoredEvent]] = defaultdict(list)
+        for event in events:
+            events_of[event.customer].append(event)
+        customers = list(dict.fromkeys([*timers_of, *events_of]))
+        states = self.store.load_states(self.workspace, customers)
+        stepped = frozenset(customers)
+        works: list[_CustomerStep] = []
+        held: list[Held] = []
+        for customer_id in customers:
             work = self._start(customer_id, states.get(customer_id), now)
-            for timer in timers:
-                run = work.customer.runs.get(timer.run)
-                if run is not None and run.journey in paused and run.timer == timer.token:
-                    held.append((customer_id, timer.run, timer.token, run.journey))
-                    continue
-                # The fired timer is removed in the same transaction.
-                work.cancelled[(timer.run, timer.token)] = CancelTimer(customer_id, timer.run, timer.token)
-                self.report.timers += 1
-                if run is None or run.timer != timer.token:
-                    continue  # the run ended or moved on (a migration, a stop) and cancelled it
-                work.apply(TimerFired(timer.run, timer.token), None, f"timer:{timer.run}:{timer.token}", now)
-            if work.changed or work.cancelled:
+            if customer_id in timers_of:
+                self._fire(work, timers_of[customer_id], held, now)
+            if customer_id in events_of:
+                self._take_events(work, events_of[customer_id], stepped)
+            if work.changed or work.cancelled or work.processed:
                 works.append(work)
         self._commit(works)
         hold_timers(self.store, self.workspace, held)
 
-    # ---- events ------------------------------------------------------------------------------------
-    def _process_events(self, now: float) -> None:
-        events = self.store.pending_events(
-            self.workspace, customers=self.batch_customers, limit=self.events_per_customer
-        )
-        if not events:
-            return
-        by_customer: dict[str, list[StoredEvent]] = defaultdict(list)
-        for event in events:
-            by_customer[event.customer].append(event)
-        states = self.store.load_states(self.workspace, by_customer)
-        self._commit([self._customer_events(c, evs, states.get(c), now) for c, evs in by_customer.items()])
+    def _fire(
+        self,
+        work: _CustomerStep,
+        timers: Iterable[DueTimer],
+        held: list[tuple[str, str, int, str]],
+        now: float,
+    ) -> None:
+        paused, customer_id = self.setup.lifecycle.paused, work.customer.id
+        for timer in timers:
+            run = work.customer.runs.get(timer.run)
+            if run is not None and run.journey in paused and run.timer == timer.token:
+                held.append((customer_id, timer.run, timer.token, run.journey))
+                continue
+            # The fired timer is removed in the same transaction.
+            work.cancelled[(timer.run, timer.token)] = CancelTimer(customer_id, timer.run, timer.token)
+            self.report.timers += 1
+            if run is None or run.timer != timer.token:
+                continue  # the run ended or moved on (a migration, a stop) and cancelled it
+            work.apply(TimerFired(timer.run, timer.token), None, f"timer:{timer.run}:{timer.token}", now)
 
-    def _customer_events(
-        self, customer_id: str, events: Iterable[StoredEvent], stored: StoredState | None, now: float
-    ) -> _CustomerStep:
-        work = self._start(customer_id, stored, now)
+    def _take_events(
+        self, work: _CustomerStep, events: Iterable[StoredEvent], stepped: frozenset[str]
+    ) -> None:
         for event in events:
             message = orjson.loads(event.body)
             kind = message.get("type")
             if kind == MERGE:
-                if work.absorbs is not None or work.processed:
-                    break  # one merge per step, and it applies to the state before the events after it
+                # One merge per step, applied to the state before the events after it; and not while the
+                # merged customer has a step of its own in this tick, which the merge would overtake.
+                if work.absorbs is not None or work.processed or str(message.get("merged")) in stepped:
+                    break
                 work.merge(message, event.at)
                 work.processed.append(event.seq)
                 self.report.events += 1
@@ -476,11 +487,10 @@ class Worker:
             except (ValueError, KeyError) as exc:
                 self.report.refused["unreadable"] += 1
                 log.warning(
-                    "customer %s: event %s cannot be an input: %s", customer_id, event.message_id, exc
+                    "customer %s: event %s cannot be an input: %s", work.customer.id, event.message_id, exc
                 )
                 continue
             work.apply(inp, message, event.message_id, event.at)
-        return work
 
     def _start(self, customer_id: str, stored: StoredState | None, now: float) -> _CustomerStep:
         self.report.customers += 1
