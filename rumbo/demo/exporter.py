@@ -26,7 +26,8 @@ INTERVAL = 10.0  # seconds between rounds while the demo runs
 LEASE = 30 * 86400.0  # cursors are leased in demo time, which jumps an hour at a step
 
 
-def _raise_errors(report: ExportReport) -> None:
+def raise_errors(report: ExportReport) -> None:
+    """Stop the demo on an export round that failed for any kind."""
     if report.errors:
         raise DemoError("; ".join(f"archiving {k.kind}: {k.error}" for k in report.errors))
 
@@ -42,7 +43,7 @@ def _run(args: dict[str, Any], ready: Callable[[], None], stop: threading.Event)
         while True:
             last = stop.is_set()  # read before the round, so that the last round follows the stop
             report = archiver.export([workspace])
-            _raise_errors(report)
+            raise_errors(report)
             exported.update({k.kind: k.rows for k in report.kinds})
             if last:
                 return dict(exported)

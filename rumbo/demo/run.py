@@ -30,7 +30,7 @@ import rumbo
 from rumbo.delivery.relay import RoundStats
 from rumbo.demo.clock import CLOCK_FILE, SharedClock
 from rumbo.demo.errors import DemoError
-from rumbo.demo.exporter import ARCHIVE, exporter_process
+from rumbo.demo.exporter import ARCHIVE, exporter_process, raise_errors
 from rumbo.demo.feed import Feeder, hourly
 from rumbo.demo.population import DAY, Population
 from rumbo.demo.processes import ChildProcess, cpu_seconds
@@ -92,13 +92,12 @@ def _pending_due(store: SqlStore, workspace: str, now: float) -> int:
 
 
 def _export(archiver: Archiver, workspace: str) -> Counter[str]:
-    """Export the workspace up to now, and the rows its archive holds by kind. The service's own exporter
-    (as in `rumbo serve`) has been copying all along and may hold a kind's lease right now: its kinds are
-    taken again once it lets go, so that nothing committed before this call is left out."""
+    """Export the workspace up to now, and the rows its archive holds by kind. Another exporter may still
+    hold a kind's lease (the exporter process letting go): its kinds are taken again once it lets go, so that
+    nothing committed before this call is left out."""
     while True:
         report = archiver.export([workspace])
-        if report.errors:
-            raise DemoError("; ".join(f"archiving {k.kind}: {k.error}" for k in report.errors))
+        raise_errors(report)
         if not any(k.held_by for k in report.kinds):
             return Counter({c.kind: c.exported for c in archiver.feed.cursors(workspace)})
         time.sleep(0.1)

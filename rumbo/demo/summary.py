@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -78,7 +79,10 @@ def _lines(path: Path) -> int:
 
 
 def _journey_summaries(
-    engine: DuckDBEngine, customers: Mapping[str, Customer], pending: Sequence[Send]
+    engine: DuckDBEngine,
+    customers: Mapping[str, Customer],
+    pending: Sequence[Send],
+    suppressions: Sequence[Mapping[str, Any]],
 ) -> dict[str, JourneySummary]:
     """What `rumbo.replay.summary.summarize` tells from the records, told by the archive's tables (one
     grouping each instead of a million records read back into Python), plus the sends still waiting in the
@@ -107,7 +111,7 @@ def _journey_summaries(
         of(row["journey"]).sends[row["channel"]] += row["n"]
     for send in pending:
         of(send.journey).sends[send.channel] += 1
-    for row in engine.query(_SUPPRESSIONS).to_pylist():
+    for row in suppressions:
         of(row["journey"]).suppressed[row["reason"]] += row["n"]
     count_waiting(out, customers)
     return out
@@ -165,14 +169,15 @@ def collect(
         )
         if key not in archived
     ]
-    summaries = _journey_summaries(engine, customers, pending)
+    suppressions = engine.query(_SUPPRESSIONS).to_pylist()
+    summaries = _journey_summaries(engine, customers, pending, suppressions)
     result = DemoResult(home, journeys_dir, journeys, days, len(customers), summaries)
     per_customer = Counter(
         {row["customer"]: row["n"] for row in engine.query(_SENDS_PER_CUSTOMER).to_pylist()}
     )
     per_customer.update(send.customer for send in pending)
     result.sends_per_customer = Counter(per_customer[c] for c in customers)
-    for row in engine.query(_SUPPRESSIONS).to_pylist():
+    for row in suppressions:
         (result.dropped if row["dropped"] else result.deferred)[row["reason"]] += row["n"]
     for channel, status, count in store._query(
         "SELECT channel, status, COUNT(*) FROM deliveries WHERE workspace = ? GROUP BY channel, status",

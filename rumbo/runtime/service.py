@@ -39,9 +39,7 @@ DEFAULT_WORKSPACE = "default"
 class ServiceConfig:
     database_url: str | None = None  # None: RUMBO_DATABASE_URL, else SQLite in RUMBO_HOME / ./rumbo-data
     home: Path | None = None  # the SQLite data directory when no URL is given
-    sqlite_synchronous: str | None = (
-        None  # SQLite's synchronous mode; None: RUMBO_SQLITE_SYNCHRONOUS, else full
-    )
+    sqlite_synchronous: str | None = None  # None: RUMBO_SQLITE_SYNCHRONOUS, else full (store/sqlite.py)
     journeys: Sequence[Path] = ()  # journey files or folders live in every workspace (journeys as code)
     segments: Sequence[Path] = ()  # segment files live in every workspace (segment_files.py)
     ingest: IngestSettings = field(default_factory=IngestSettings)

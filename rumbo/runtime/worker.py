@@ -440,13 +440,7 @@ class Worker:
         self._commit(works)
         hold_timers(self.store, self.workspace, held)
 
-    def _fire(
-        self,
-        work: _CustomerStep,
-        timers: Iterable[DueTimer],
-        held: list[tuple[str, str, int, str]],
-        now: float,
-    ) -> None:
+    def _fire(self, work: _CustomerStep, timers: Iterable[DueTimer], held: list[Held], now: float) -> None:
         paused, customer_id = self.setup.lifecycle.paused, work.customer.id
         for timer in timers:
             run = work.customer.runs.get(timer.run)
