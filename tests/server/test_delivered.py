@@ -19,6 +19,7 @@ JOURNEY = """
 journey: hello
 entry: {event: signed_up}
 events: {signed_up: {properties: {}}}
+quiet_hours: false  # on the wall clock, the workspace's quiet hours would hold the mail at night
 nodes:
   greet: {send: {channel: email, template: hello}, next: done}
   done: {exit: {}}
